@@ -1,0 +1,274 @@
+"""Starting runs, the active run, and the module-level twins of ``Run``'s methods.
+
+``start_run`` pushes a run on a per-process stack; the top is the *active run*
+that ``nbtrack.log`` and friends act on. A process started from a tracked
+notebook (``!python train.py``) inherits the run through ``NBTRACK_RUN_ID`` and
+``NBTRACK_HOME``, and logs into it as a guest that never ends it.
+
+A plain script that exits with a run still open ends it ``completed`` (or
+``failed`` / ``killed`` when an exception ended the script). A kernel that dies
+leaves its runs to be read as ``crashed``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+
+from . import flushing
+from .errors import InvalidNameError, NoActiveRunError
+from .ids import new_run_id
+from .run import Run, _iter_tags, check_tag, claim_name, cost_rate, current_user, flatten
+from .store import index, liveness, records
+from .store.layout import Layout, find_root
+
+RUN_ID_ENV = "NBTRACK_RUN_ID"
+HOME_ENV = "NBTRACK_HOME"
+DEFAULT_EXPERIMENT = "default"
+
+_stack: list[Run] = []
+_lock = threading.Lock()
+_layouts: dict[str, Layout] = {}
+_guest: list[Run] = []
+_exit_status: list[tuple[str, str]] = []
+
+
+def layout_for(store: str | os.PathLike | None = None) -> Layout:
+    """The store at ``store`` (default: discovered), its marker checked once per process."""
+    root = str(find_root() if store is None else os.path.abspath(store))
+    found = _layouts.get(root)
+    if found is None:
+        found = _layouts[root] = Layout(root)
+    return found
+
+
+def check_experiment(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
+        raise InvalidNameError(
+            f"experiment name {name!r} must be a non-empty printable string of <= 200 chars"
+        )
+    return name.strip()
+
+
+def start_run(
+    experiment: str = DEFAULT_EXPERIMENT,
+    name: str | None = None,
+    tags: Iterable[str] | str | None = None,
+    notes: str = "",
+    params: Mapping | None = None,
+    metadata: Mapping | None = None,
+    store: str | os.PathLike | None = None,
+    extra: Mapping | None = None,
+) -> Run:
+    """Start a run and make it the active one.
+
+    >>> with nbtrack.start_run("bert-ft", tags=["nlp"], params={"lr": 1e-3}) as run:
+    ...     run.log({"loss": 0.3}, step=0)
+
+    ``extra`` holds start-time records made by capture (environment, code identity).
+    """
+    experiment = check_experiment(experiment)
+    tag_list = [check_tag(t) for t in _iter_tags((tags,))] if tags else []
+    flat_params = flatten(params) if params else {}
+    layout = layout_for(store)
+    run_id = new_run_id()
+    run_name = claim_name(layout, run_id, name)
+    parent = active_run()
+    started = _time()
+    start = {
+        "type": "start",
+        "t": started,
+        "run_id": run_id,
+        "name": run_name,
+        "experiment": experiment,
+        "started": started,
+        "user": current_user(),
+        **liveness.identity(),
+        "parent_run_id": parent.id if parent is not None else None,
+        "cost_per_hour": cost_rate(),
+        **(dict(extra) if extra else {}),
+    }
+    events = [start]
+    if tag_list:
+        events.append({"type": "tags", "t": started, "add": tag_list})
+    if flat_params:
+        events.append({"type": "params", "t": started, "params": flat_params})
+    if metadata:
+        from .run import _jsonable
+
+        events.append({"type": "metadata", "t": started, "metadata": _jsonable(metadata)})
+    if notes and notes.strip():
+        events.append({"type": "note", "t": started, "text": notes})
+    records.write_records(layout.events_dir(run_id), events)
+    run = Run(layout, run_id, run_name, experiment, owner=True)
+    run._alive_path = liveness.mark_alive(layout, run_id)
+    from .query import state
+
+    index.write_row(layout, state.summary_row(state.fold(events), {}))
+    with _lock:
+        _stack.append(run)
+    flushing.register(run)
+    _install_exit_hooks()
+    return run
+
+
+def _time() -> float:
+    import time
+
+    return time.time()
+
+
+def active_run() -> Run | None:
+    """The run that module-level calls act on, or None.
+
+    In a process started from a tracked run (``NBTRACK_RUN_ID`` set) this is that
+    run, attached as a guest.
+    """
+    with _lock:
+        if _stack:
+            return _stack[-1]
+        if _guest:
+            return _guest[0]
+    return _attach_from_env()
+
+
+def _attach_from_env() -> Run | None:
+    run_id = os.environ.get(RUN_ID_ENV)
+    if not run_id:
+        return None
+    layout = layout_for(os.environ.get(HOME_ENV))
+    from .query import state
+
+    st = state.load(layout, run_id)
+    if st is None:
+        return None
+    run = Run(layout, run_id, st.get("name") or run_id, st.get("experiment") or "", owner=False)
+    with _lock:
+        if _guest:
+            return _guest[0]
+        _guest.append(run)
+    flushing.register(run)
+    return run
+
+
+def forget(run: Run) -> None:
+    """Remove an ended run from the stack (wherever it is)."""
+    with _lock:
+        if run in _stack:
+            _stack.remove(run)
+
+
+def require() -> Run:
+    run = active_run()
+    if run is None:
+        raise NoActiveRunError(
+            "no active run: start one with nbtrack.start_run(...) or %track start"
+        )
+    return run
+
+
+def child_env(run: Run | None = None) -> dict[str, str]:
+    """Environment variables that let a subprocess log into ``run``."""
+    run = run or require()
+    return {RUN_ID_ENV: run.id, HOME_ENV: str(run.layout.root)}
+
+
+# ---------------------------------------------------------------- module-level twins
+def log(metrics: Mapping[str, float] | None = None, step: int | None = None, **values: float):
+    """Log to the active run: ``nbtrack.log(loss=0.3)`` or ``nbtrack.log({"loss": 0.3}, step=2)``."""
+    if values:
+        metrics = {**(metrics or {}), **values}
+    require().log(metrics if metrics is not None else {}, step=step)
+
+
+def log_params(params: Mapping) -> None:
+    require().log_params(params)
+
+
+def log_param(key: str, value: object) -> None:
+    require().log_param(key, value)
+
+
+def log_metadata(metadata: Mapping) -> None:
+    require().log_metadata(metadata)
+
+
+def add_tags(*tags: str) -> None:
+    require().add_tags(*tags)
+
+
+def remove_tags(*tags: str) -> None:
+    require().remove_tags(*tags)
+
+
+def note(text: str) -> None:
+    require().note(text)
+
+
+def use_input(path, name: str | None = None, description: str | None = None):
+    return require().use_input(path, name=name, description=description)
+
+
+def log_dataset(name: str, path, description: str = ""):
+    return require().log_dataset(name, path, description)
+
+
+def log_artifact(path, artifact_path: str | None = None) -> str:
+    return require().log_artifact(path, artifact_path)
+
+
+def log_artifacts(folder, artifact_path: str | None = None) -> list[str]:
+    return require().log_artifacts(folder, artifact_path)
+
+
+def log_output(path) -> str:
+    return require().log_output(path)
+
+
+def end_run(status: str = "completed", message: str | None = None) -> None:
+    """End the active run."""
+    require().end(status, message)
+
+
+# ---------------------------------------------------------------- process exit
+_hooks_installed = False
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous = sys.excepthook
+
+    def excepthook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            _exit_status.append(("killed", "KeyboardInterrupt"))
+        else:
+            _exit_status.append(("failed", f"{exc_type.__name__}: {exc}"))
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    atexit.register(_end_open_runs_at_exit)
+
+
+def _in_kernel() -> bool:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    return bool(get and get() is not None)
+
+
+def _end_open_runs_at_exit() -> None:
+    """A script's open runs end with the script; a kernel's are left to read as crashed."""
+    if _in_kernel():
+        flushing.flush_all()
+        return
+    status, message = _exit_status[-1] if _exit_status else ("completed", None)
+    for run in reversed(list(_stack)):
+        try:
+            run.end(status, message)
+        except Exception:  # noqa: BLE001 - never turn exit into a traceback storm
+            pass

@@ -1,0 +1,91 @@
+"""Read-side public functions: runs, metrics, one run's log, experiments.
+
+Each is a thin call into ``nbtrack.query`` on the discovered store (or the
+``store=`` folder given); polars is imported on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .active import layout_for
+from .edit import Experiment
+
+
+def runs(
+    experiment: str | Iterable[str] | None = None,
+    where: str | None = None,
+    tags: str | Iterable[str] | None = None,
+    status: str | Iterable[str] | None = None,
+    include_archived: bool = False,
+    sort: str | None = None,
+    descending: bool | None = None,
+    store: str | os.PathLike | None = None,
+):
+    """One row per run as a polars DataFrame, newest first.
+
+    Columns: ``run_id, name, experiment, status, started, ended, duration_s,
+    user, host, tags, archived, cost, parent_run_id``, then ``params.<key>``,
+    ``metrics.<key>`` (last value), ``metadata.<dotted.path>``, ``inputs``,
+    ``outputs``. ``where`` filters with a small language, e.g.
+    ``'params.lr < 0.01 and metadata.hardware.gpu contains "A100"'``.
+
+    >>> nbtrack.runs("bert-ft", where="metrics.acc > 0.9", sort="metrics.acc")
+    """
+    from .query import runs as q
+
+    return q.runs(
+        layout_for(store), experiment=experiment, where=where, tags=tags, status=status,
+        include_archived=include_archived, sort=sort, descending=descending,
+    )
+
+
+def metrics(runs=None, keys: str | Iterable[str] | None = None,
+            store: str | os.PathLike | None = None):
+    """Every logged point as a long polars DataFrame: ``run_id, key, step, value, time``.
+
+    ``runs`` is run ids or names, a ``runs()`` frame, a Run, or None for every
+    run ``runs()`` lists.
+
+    >>> nbtrack.metrics(nbtrack.runs("bert-ft"), keys=["loss"])
+    """
+    from .query import metrics as mq
+    from .query import runs as rq
+
+    layout = layout_for(store)
+    if runs is None:
+        ids = rq.runs(layout)["run_id"].to_list()
+    elif hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
+        ids = runs["run_id"].to_list()
+    elif isinstance(runs, (str, dict)) or hasattr(runs, "id"):
+        ids = [rq.resolve(layout, runs)]
+    else:
+        ids = [rq.resolve(layout, r) for r in runs]
+    key_list = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
+    return mq.scan(mq.files_for(layout, ids), key_list)
+
+
+def get_run(run, with_metrics: bool = True, store: str | os.PathLike | None = None) -> dict:
+    """The whole run log as one JSON-able dict: run, params, metrics per step,
+    metadata, tags, notes, inputs, outputs, artifacts, status history, timings."""
+    from .query import runs as q
+
+    return q.get_run(layout_for(store), run, with_metrics=with_metrics)
+
+
+def experiments(include_archived: bool = False, store: str | os.PathLike | None = None):
+    """One row per experiment with run counts by status."""
+    from .query import experiments as q
+
+    return q.experiments(layout_for(store), include_archived=include_archived)
+
+
+def experiment(name: str, store: str | os.PathLike | None = None) -> Experiment:
+    """A handle to describe, tag and archive an experiment."""
+    return Experiment(name, store)
+
+
+def store_root(store: str | os.PathLike | None = None) -> str:
+    """The folder the store lives in."""
+    return str(layout_for(store).root)

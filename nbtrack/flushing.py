@@ -1,0 +1,118 @@
+"""The background thread that writes buffered data of every open run to disk.
+
+One daemon thread per process wakes every ``FLUSH_INTERVAL_S`` and asks each
+open run to flush, and every few seconds touches the runs' heartbeat files. A
+killed process therefore loses at most its last interval of points. Flushing is
+also done synchronously at the end of every cell, at run end and on
+``run.flush()``; at interpreter exit whatever is buffered is written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import warnings
+import weakref
+
+FLUSH_INTERVAL_S = float(os.environ.get("NBTRACK_FLUSH_INTERVAL", "0.5"))
+
+_runs: weakref.WeakSet = weakref.WeakSet()
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_wake = threading.Event()
+_stop = threading.Event()
+_warned = False
+
+
+def register(run) -> None:
+    """Keep ``run`` flushed until it is unregistered (or garbage)."""
+    with _lock:
+        _runs.add(run)
+        _ensure_thread()
+
+
+def unregister(run) -> None:
+    with _lock:
+        _runs.discard(run)
+
+
+def open_runs() -> list:
+    with _lock:
+        return list(_runs)
+
+
+def flush_all() -> None:
+    for run in open_runs():
+        _flush_quietly(run)
+
+
+def _flush_quietly(run) -> None:
+    global _warned
+    try:
+        run.flush()
+    except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
+        if not _warned:
+            _warned = True
+            warnings.warn(
+                f"nbtrack could not write run {getattr(run, 'id', '?')}: {exc}; "
+                "the data stays in memory and the write is retried",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _loop() -> None:
+    try:  # import the Arrow writer here, so the first flush does not stall the kernel
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.ipc  # noqa: F401
+    except ImportError:
+        pass
+    from .store.liveness import HEARTBEAT_EVERY_S
+
+    last_beat = time.monotonic()
+    while not _stop.is_set():
+        _wake.wait(FLUSH_INTERVAL_S)
+        _wake.clear()
+        flush_all()
+        now = time.monotonic()
+        if now - last_beat >= HEARTBEAT_EVERY_S:
+            last_beat = now
+            for run in open_runs():
+                run.heartbeat()
+
+
+def _ensure_thread() -> None:
+    global _thread
+    if _thread is None or not _thread.is_alive():
+        _thread = threading.Thread(target=_loop, name="nbtrack-flusher", daemon=True)
+        _thread.start()
+
+
+def wake() -> None:
+    """Ask for a flush now (used when a buffer grows large)."""
+    _wake.set()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a DataLoader worker, a multiprocessing pool) logs as a guest:
+    it drops the parent's buffered data and gets its own flusher thread."""
+    global _thread, _lock
+    _thread = None
+    _lock = threading.Lock()
+    runs = list(_runs)
+    for run in runs:
+        run._after_fork()
+    if runs:
+        _ensure_thread()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@atexit.register
+def _at_exit() -> None:
+    _stop.set()
+    flush_all()

@@ -1,0 +1,343 @@
+"""The ``where=`` language: a small grammar compiled to polars expressions.
+
+Never ``eval``: text is tokenised and parsed by the grammar below, and every
+mistake is a :class:`~nbtrack.errors.FilterError` that points at the offending
+character::
+
+    expr       := or
+    or         := and ("or" and)*
+    and        := not ("and" not)*
+    not        := "not" not | "(" expr ")" | comparison
+    comparison := field op value | field "is" ["not"] "null"
+    op         := == | = | != | < | <= | > | >= | is | is not | contains | not contains | in
+    field      := name ("." name)*         name: letters, digits, _ - / or `back quoted`
+    value      := number | "text" | 'text' | true | false | bare-word | [value, ...]
+
+Fields are the columns of ``runs()``: ``params.lr``, ``metrics.loss``,
+``metadata.hardware.gpu`` (dotted paths into nested metadata), ``status``,
+``tags``, ``inputs`` ... A bare name that is not a column is looked up as
+``params.``, ``metrics.`` then ``metadata.`` name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ..errors import FilterError
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_]))
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<quoted>`[^`]*`)
+  | (?P<op>==|!=|<=|>=|=|<|>)
+  | (?P<punct>[().,\[\]])
+  | (?P<word>[A-Za-z_][A-Za-z0-9_\-/:@]*)
+    """,
+    re.VERBOSE,
+)
+KEYWORDS = {"and", "or", "not", "is", "contains", "in", "true", "false", "null", "none"}
+ALIASES = {"input": "inputs", "output": "outputs", "tag": "tags"}
+LIST_COLUMNS_SUBSTRING = {"inputs", "outputs", "input_sha256", "output_sha256"}
+
+
+@dataclass
+class Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Tok]:
+    toks: list[Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise FilterError(f"unexpected character {text[pos]!r}", text, pos)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            value = m.group()
+            if kind == "word" and value.lower() in KEYWORDS:
+                kind, value = "kw", value.lower()
+            toks.append(Tok(kind, value, pos))
+        pos = m.end()
+    toks.append(Tok("end", "", len(text)))
+    return toks
+
+
+# ----------------------------------------------------------------- parse tree
+@dataclass
+class Cmp:
+    field: str
+    field_pos: int
+    op: str
+    value: object
+    value_pos: int
+
+
+@dataclass
+class BoolOp:
+    op: str  # "and" | "or" | "not"
+    args: list
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+
+    def peek(self) -> Tok:
+        return self.toks[self.i]
+
+    def take(self) -> Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def error(self, message: str, tok: Tok | None = None) -> FilterError:
+        tok = tok or self.peek()
+        return FilterError(message, self.text, tok.pos)
+
+    def parse(self):
+        if self.peek().kind == "end":
+            raise self.error("empty filter")
+        node = self.parse_or()
+        if self.peek().kind != "end":
+            raise self.error(f"expected 'and', 'or' or the end, found {self.peek().text!r}")
+        return node
+
+    def parse_or(self):
+        args = [self.parse_and()]
+        while self.peek().kind == "kw" and self.peek().text == "or":
+            self.take()
+            args.append(self.parse_and())
+        return args[0] if len(args) == 1 else BoolOp("or", args)
+
+    def parse_and(self):
+        args = [self.parse_not()]
+        while self.peek().kind == "kw" and self.peek().text == "and":
+            self.take()
+            args.append(self.parse_not())
+        return args[0] if len(args) == 1 else BoolOp("and", args)
+
+    def parse_not(self):
+        tok = self.peek()
+        if tok.kind == "kw" and tok.text == "not":
+            self.take()
+            return BoolOp("not", [self.parse_not()])
+        if tok.kind == "punct" and tok.text == "(":
+            self.take()
+            node = self.parse_or()
+            if self.peek().text != ")":
+                raise self.error("expected ')'")
+            self.take()
+            return node
+        return self.parse_comparison()
+
+    def parse_field(self) -> tuple[str, int]:
+        tok = self.peek()
+        if tok.kind not in ("word", "quoted"):
+            raise self.error(f"expected a field name (like params.lr), found {tok.text or 'the end'!r}")
+        start = tok.pos
+        parts = []
+        while True:
+            tok = self.take()
+            if tok.kind == "word":
+                parts.append(tok.text)
+            elif tok.kind == "quoted":
+                parts.append(tok.text[1:-1])
+            else:
+                raise self.error("expected a name after '.'", tok)
+            if self.peek().kind == "punct" and self.peek().text == ".":
+                self.take()
+                continue
+            return ".".join(parts), start
+
+    def parse_op(self) -> str:
+        tok = self.take()
+        if tok.kind == "op":
+            return "==" if tok.text == "=" else tok.text
+        if tok.kind == "kw" and tok.text == "is":
+            if self.peek().kind == "kw" and self.peek().text == "not":
+                self.take()
+                return "is not"
+            return "is"
+        if tok.kind == "kw" and tok.text == "contains":
+            return "contains"
+        if tok.kind == "kw" and tok.text == "in":
+            return "in"
+        if tok.kind == "kw" and tok.text == "not":
+            nxt = self.take()
+            if nxt.kind == "kw" and nxt.text in ("contains", "in"):
+                return "not " + nxt.text
+            raise self.error("expected 'contains' or 'in' after 'not'", nxt)
+        raise self.error(
+            "expected an operator (==, !=, <, <=, >, >=, is, is not, contains, in), "
+            f"found {tok.text or 'the end'!r}",
+            tok,
+        )
+
+    def parse_value(self):
+        tok = self.take()
+        if tok.kind == "number":
+            number = float(tok.text)
+            return int(number) if re.fullmatch(r"[-+]?\d+", tok.text) else number
+        if tok.kind == "string":
+            body = tok.text[1:-1]
+            return re.sub(r"\\(.)", r"\1", body)
+        if tok.kind == "kw" and tok.text in ("true", "false"):
+            return tok.text == "true"
+        if tok.kind == "kw" and tok.text in ("null", "none"):
+            return None
+        if tok.kind == "word":
+            return tok.text
+        if tok.kind == "punct" and tok.text == "[":
+            items = []
+            while self.peek().text != "]":
+                items.append(self.parse_value())
+                if self.peek().text == ",":
+                    self.take()
+                elif self.peek().text != "]":
+                    raise self.error("expected ',' or ']' in the list")
+            self.take()
+            return items
+        raise self.error(f"expected a value, found {tok.text or 'the end'!r}", tok)
+
+    def parse_comparison(self) -> Cmp:
+        field, field_pos = self.parse_field()
+        op = self.parse_op()
+        value_pos = self.peek().pos
+        value = self.parse_value()
+        if value is None and op not in ("is", "is not", "==", "!="):
+            raise FilterError(f"'{op}' cannot compare with null", self.text, value_pos)
+        if op in ("in", "not in") and not isinstance(value, list):
+            raise FilterError(f"'{op}' needs a list like [1, 2]", self.text, value_pos)
+        return Cmp(field, field_pos, op, value, value_pos)
+
+
+def parse(text: str):
+    if not isinstance(text, str):
+        raise FilterError(f"where= takes a string, got {type(text).__name__}")
+    return _Parser(text).parse()
+
+
+# ----------------------------------------------------------------- compile
+def compile_filter(text: str, schema: dict):
+    """A polars boolean expression for ``text`` over a frame with ``schema``
+    (column name -> polars dtype)."""
+    tree = parse(text)
+    return _compile(tree, schema, text)
+
+
+def resolve_field(name: str, schema: dict, text: str = "", pos: int = 0) -> str:
+    if name in schema:
+        return name
+    alias = ALIASES.get(name)
+    if alias in schema:
+        return alias
+    for prefix in ("params.", "metrics.", "metadata."):
+        if prefix + name in schema:
+            return prefix + name
+    close = difflib.get_close_matches(name, list(schema), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise FilterError(f"unknown field {name!r}{hint}", text, pos)
+
+
+def _compile(node, schema: dict, text: str):
+    import polars as pl
+
+    if isinstance(node, BoolOp):
+        parts = [_compile(a, schema, text) for a in node.args]
+        if node.op == "not":
+            return ~parts[0]
+        out = parts[0]
+        for p in parts[1:]:
+            out = (out & p) if node.op == "and" else (out | p)
+        return out
+    column = resolve_field(node.field, schema, text, node.field_pos)
+    return _comparison(pl.col(column), schema[column], column, node, text)
+
+
+def _comparison(col, dtype, column: str, node: Cmp, text: str):
+    import polars as pl
+
+    op, value = node.op, node.value
+    if value is None:
+        return col.is_null() if op in ("is", "==") else col.is_not_null()
+    if isinstance(dtype, pl.List):
+        return _list_comparison(col, column, node, text)
+    if op in ("contains", "not contains"):
+        expr = col.cast(pl.String).str.contains(str(value), literal=True)
+        return expr if op == "contains" else ~expr.fill_null(False)
+    if op in ("in", "not in"):
+        values = [_coerce(v, dtype, node, text) for v in value]
+        expr = col.is_in(values)
+        return expr if op == "in" else ~expr.fill_null(False)
+    col, lit = _align(col, dtype, value, node, text)
+    if op in ("==", "is"):
+        return col == lit
+    if op in ("!=", "is not"):
+        return col.ne_missing(lit)
+    return {"<": col < lit, "<=": col <= lit, ">": col > lit, ">=": col >= lit}[op]
+
+
+def _list_comparison(col, column: str, node: Cmp, text: str):
+    import polars as pl
+
+    op, value = node.op, node.value
+    if op in ("in", "not in", "<", "<=", ">", ">="):
+        raise FilterError(f"'{op}' does not apply to the list column {column}", text, node.field_pos)
+    needle = str(value)
+    if op in ("contains", "not contains"):
+        hit = col.list.eval(pl.element().str.contains(needle, literal=True)).list.any()
+    else:
+        hit = col.list.contains(needle)
+    positive = op in ("contains", "==", "is")
+    return hit.fill_null(False) if positive else ~hit.fill_null(False)
+
+
+def _coerce(value, dtype, node: Cmp, text: str):
+    import polars as pl
+
+    if dtype.is_numeric() and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise FilterError(
+                f"{node.field} is numeric; {value!r} is not a number", text, node.value_pos
+            ) from None
+    if isinstance(dtype, pl.Datetime) and isinstance(value, str):
+        from datetime import datetime, timezone
+
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise FilterError(
+                f"{node.field} is a time; write it like \"2026-11-23\" or \"2026-11-23T10:00\"",
+                text,
+                node.value_pos,
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _align(col, dtype, value, node: Cmp, text: str):
+    """Make column and literal comparable: numbers compare as numbers even when
+    a column holds mixed types (it is then text, cast per row)."""
+    import polars as pl
+
+    value = _coerce(value, dtype, node, text)
+    if dtype == pl.String and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return col.cast(pl.Float64, strict=False), float(value)
+    if dtype == pl.Boolean and not isinstance(value, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return col, value.lower() == "true"
+        raise FilterError(f"{node.field} is true/false", text, node.value_pos)
+    if dtype == pl.String:
+        return col, str(value)
+    return col, pl.lit(value)

@@ -1,0 +1,91 @@
+"""Metric series as polars frames: one scan over the runs' segment files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..store import metric_files
+from ..store.layout import Layout
+
+COLUMNS = ("run_id", "key", "step", "value", "time")
+
+
+def files_for(layout: Layout, run_ids: Iterable[str]) -> list[Path]:
+    files: list[Path] = []
+    for rid in run_ids:
+        files.extend(metric_files.segment_files(layout, rid))
+    return files
+
+
+def _empty():
+    import polars as pl
+
+    return pl.DataFrame(
+        schema={
+            "run_id": pl.String,
+            "key": pl.String,
+            "step": pl.Int64,
+            "value": pl.Float64,
+            "time": pl.Datetime("ms", "UTC"),
+        }
+    )
+
+
+def scan(files: list[Path], keys: list[str] | None = None):
+    """Collect ``files`` into one long frame (``run_id`` and ``key`` as strings).
+
+    A corrupt file would fail the whole scan, so on failure the files are checked
+    one by one, the bad ones reported (``CorruptFileWarning``) and the rest read.
+    """
+    import polars as pl
+
+    if not files:
+        return _empty()
+
+    def collect(paths: list[Path]):
+        lf = pl.scan_ipc(paths)
+        if keys is not None:
+            lf = lf.filter(pl.col("key").cast(pl.String).is_in(list(keys)))
+        return lf.with_columns(pl.col("run_id", "key").cast(pl.String)).collect()
+
+    try:
+        return collect(files)
+    except (pl.exceptions.PolarsError, OSError):
+        good = metric_files.readable(files)
+        return collect(good) if good else _empty()
+
+
+def last_values(layout: Layout, run_id: str) -> dict[str, float]:
+    """The last value of each metric: at the highest step, latest logged on ties."""
+    import polars as pl
+
+    frame = scan(files_for(layout, [run_id]))
+    if frame.is_empty():
+        return {}
+    last = (
+        frame.with_row_index("_order")
+        .sort("step", "_order")
+        .group_by("key", maintain_order=True)
+        .agg(pl.col("value").last())
+    )
+    return dict(zip(last["key"].to_list(), last["value"].to_list(), strict=False))
+
+
+def series(layout: Layout, run_id: str) -> dict[str, dict[str, list]]:
+    """Every metric of one run as ``{key: {"steps": [...], "values": [...], "times": [...]}}``,
+    in the order logged (times as ISO-8601 strings)."""
+    import polars as pl
+
+    frame = scan(files_for(layout, [run_id]))
+    out: dict[str, dict[str, list]] = {}
+    if frame.is_empty():
+        return out
+    frame = frame.with_columns(pl.col("time").dt.to_string("%Y-%m-%dT%H:%M:%S%.3f%:z"))
+    for (key,), part in frame.group_by("key", maintain_order=True):
+        out[key] = {
+            "steps": part["step"].to_list(),
+            "values": part["value"].to_list(),
+            "times": part["time"].to_list(),
+        }
+    return out

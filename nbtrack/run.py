@@ -1,0 +1,502 @@
+"""Run: the write API of one tracked run.
+
+``log`` is the hot path (a training loop may call it millions of times): it
+checks types, assigns steps and appends to three flat ``array`` buffers, nothing
+else. The flusher thread turns those buffers into Arrow segments. Everything
+else a run records (params, tags, notes, files, status) is an *event* appended to
+a list and written as JSON with the next flush.
+
+The flusher and the logging thread share the buffers without a lock: the
+logging thread only appends (``packed``, then ``values``, then ``times``), the
+flusher only removes a prefix whose length it read from ``times``, and each of
+those is one atomic operation under the GIL.
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+import numbers
+import os
+import threading
+import time
+from array import array
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+
+from . import flushing
+from .errors import (
+    ArtifactPathError,
+    InvalidNameError,
+    MetricTypeError,
+    RunEndedError,
+)
+from .store import index, liveness, metric_files, objects, records
+from .store.atomic import claim_file
+from .store.layout import Layout, check_friendly_name
+
+STATUSES = ("running", "completed", "failed", "killed", "crashed")
+MAX_KEY_LEN = 250
+
+
+def _now() -> float:
+    return time.time()
+
+
+def flatten(params: Mapping, prefix: str = "") -> dict:
+    """``{"opt": {"name": "adam"}}`` -> ``{"opt.name": "adam"}``."""
+    out: dict = {}
+    for key, value in params.items():
+        if not isinstance(key, str):
+            key = str(key)
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, full + "."))
+        else:
+            out[full] = _jsonable(value)
+    return out
+
+
+def _jsonable(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+def check_key(key: object, what: str = "metric") -> str:
+    if not isinstance(key, str):
+        raise InvalidNameError(f"{what} names must be strings, got {type(key).__name__} {key!r}")
+    if not key or len(key) > MAX_KEY_LEN or not key.isprintable():
+        raise InvalidNameError(
+            f"{what} name {key!r} must be 1 to {MAX_KEY_LEN} printable characters"
+        )
+    return key
+
+
+def check_tag(tag: object) -> str:
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > 100 or not tag.isprintable():
+        raise InvalidNameError(f"tag {tag!r} must be a non-empty printable string of <= 100 chars")
+    return tag.strip()
+
+
+def to_number(key: str, value: object) -> float:
+    """A value ``log`` accepts as a number, as float; TypeError naming ``key`` otherwise."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, numbers.Real):
+        return float(value)
+    item = getattr(value, "item", None)  # 0-d numpy arrays, one-element torch tensors
+    if callable(item) and not isinstance(value, (str, bytes)):
+        try:
+            inner = item()
+        except (TypeError, ValueError, RuntimeError):
+            inner = None
+        if isinstance(inner, (numbers.Real, bool)):
+            return to_number(key, inner)
+    raise MetricTypeError(
+        f"metric {key!r} got {type(value).__name__} {value!r:.60}; log() takes numbers "
+        "(int, float, bool, numpy/torch scalars). Put text in params or metadata instead."
+    )
+
+
+def safe_artifact_path(*parts: str | None) -> str:
+    """Join parts of an artifact path, refusing anything that would leave the run."""
+    pieces: list[str] = []
+    for part in parts:
+        if part is None or part == "":
+            continue
+        if not isinstance(part, str):
+            raise ArtifactPathError(f"artifact_path must be a string, got {type(part).__name__}")
+        if "\\" in part or "\x00" in part or (len(part) > 1 and part[1] == ":"):
+            raise ArtifactPathError(f"artifact path {part!r} must use '/' and no drive letters")
+        pure = PurePosixPath(part)
+        if pure.is_absolute():
+            raise ArtifactPathError(
+                f"artifact path {part!r} is absolute; give a path inside the run, like 'models/'"
+            )
+        for seg in pure.parts:
+            if seg == "..":
+                raise ArtifactPathError(
+                    f"artifact path {part!r} would leave the run's folder ('..' is not allowed)"
+                )
+            if seg != ".":
+                pieces.append(seg)
+    if not pieces:
+        raise ArtifactPathError("artifact path names nothing")
+    return "/".join(pieces)
+
+
+def _display_path(path: Path) -> str:
+    """How a file is recorded: relative to the working directory when inside it."""
+    absolute = path.absolute()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+class Run:
+    """One run. Create with :func:`nbtrack.start_run`; use as a context manager.
+
+    >>> with nbtrack.start_run("bert-ft", params={"lr": 1e-3}) as run:
+    ...     run.log({"loss": 0.3}, step=0)
+    """
+
+    __slots__ = (
+        "id", "name", "experiment", "layout", "owner", "_ended", "status",
+        "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
+        "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock",
+        "_alive_path", "_editing", "__weakref__",
+    )
+
+    def __init__(self, layout: Layout, run_id: str, name: str, experiment: str, owner: bool):
+        self.id = run_id
+        self.name = name
+        self.experiment = experiment
+        self.layout = layout
+        self.owner = owner  # the process that started the run ends it; attached writers only log
+        self._ended = False
+        self.status = "running"
+        self._keys: list[str] = []
+        self._key_ids: dict[str, int] = {}
+        self._next_step: dict[str, int] = {}
+        self._packed = array("q")
+        self._values = array("d")
+        self._times = array("d")
+        self._ap_packed = self._packed.append
+        self._ap_values = self._values.append
+        self._ap_times = self._times.append
+        self._events: list[dict] = []
+        self._flush_lock = threading.Lock()
+        self._alive_path: Path | None = None
+        self._editing = False  # a stored run opened for edits: every event is written at once
+
+    # ------------------------------------------------------------------ metrics
+    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric values; ``step`` defaults to one more than the key's last step.
+
+        Logging a key twice at the same step keeps both points (with their times).
+        """
+        if self._ended:
+            raise RunEndedError(f"run {self.name} ({self.id}) has ended; start a new run to log")
+        t = _now()
+        ids = self._key_ids
+        if type(metrics) is not dict:
+            metrics = self._normalise(metrics)
+        else:
+            for key, v in metrics.items():
+                tv = type(v)
+                if (tv is not float and tv is not int) or key not in ids:
+                    metrics = self._normalise(metrics)
+                    break
+        if step is not None and (type(step) is not int or step < 0 or step > metric_files.MAX_STEP):
+            step = self._check_step(step)
+        nxt = self._next_step
+        ap_p = self._ap_packed
+        ap_v = self._ap_values
+        ap_t = self._ap_times
+        for key, v in metrics.items():
+            st = nxt.get(key, 0) if step is None else step
+            nxt[key] = st + 1
+            ap_p((ids[key] << 47) | st)
+            ap_v(v)
+            ap_t(t)
+
+    def _normalise(self, metrics: object) -> dict[str, float]:
+        """Slow path of ``log``: validate every key and value before anything is stored."""
+        if not isinstance(metrics, Mapping):
+            raise MetricTypeError(
+                f"log() takes a dict of metric name -> number, got {type(metrics).__name__}"
+            )
+        out: dict[str, float] = {}
+        for key, value in metrics.items():
+            check_key(key)
+            out[key] = value if type(value) in (float, int) else to_number(key, value)
+        for key in out:
+            if key not in self._key_ids:
+                self._key_ids[key] = len(self._keys)
+                self._keys.append(key)
+        return out
+
+    @staticmethod
+    def _check_step(step: object) -> int:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            if isinstance(step, float) and step.is_integer():
+                step = int(step)
+            else:
+                raise MetricTypeError(f"step must be an integer, got {type(step).__name__} {step!r}")
+        step = int(step)
+        if not 0 <= step <= metric_files.MAX_STEP:
+            raise MetricTypeError(f"step must be between 0 and {metric_files.MAX_STEP}, got {step}")
+        return step
+
+    # ------------------------------------------------------------------ events
+    def _event(self, kind: str, **fields) -> None:
+        if self._ended and not self._editing:
+            raise RunEndedError(f"run {self.name} ({self.id}) has ended")
+        fields["type"] = kind
+        fields["t"] = _now()
+        self._events.append(fields)
+        if self._editing:
+            self.flush()
+            write_summary(self.layout, self.id)
+
+    def log_params(self, params: Mapping) -> None:
+        """Record parameters; nested dicts become dotted keys (``opt.name``)."""
+        if not isinstance(params, Mapping):
+            raise TypeError(f"log_params takes a dict, got {type(params).__name__}")
+        flat = flatten(params)
+        for key in flat:
+            check_key(key, "param")
+        if flat:
+            self._event("params", params=flat)
+
+    def log_param(self, key: str, value: object) -> None:
+        self.log_params({key: value})
+
+    def log_metadata(self, metadata: Mapping) -> None:
+        """Record arbitrary nested JSON; merged into what was logged before."""
+        if not isinstance(metadata, Mapping):
+            raise TypeError(f"log_metadata takes a dict, got {type(metadata).__name__}")
+        value = _jsonable(metadata)
+        if value:
+            self._event("metadata", metadata=value)
+
+    def add_tags(self, *tags: str | Iterable[str]) -> None:
+        clean = [check_tag(t) for t in _iter_tags(tags)]
+        if clean:
+            self._event("tags", add=clean)
+
+    def remove_tags(self, *tags: str | Iterable[str]) -> None:
+        clean = [check_tag(t) for t in _iter_tags(tags)]
+        if clean:
+            self._event("tags", remove=clean)
+
+    def note(self, text: str) -> None:
+        """Append a markdown note, timestamped."""
+        if not isinstance(text, str):
+            raise TypeError(f"note takes text, got {type(text).__name__}")
+        if text.strip():
+            self._event("note", text=text)
+
+    def archive(self) -> None:
+        """Hide the run from ``runs()`` unless ``include_archived=True``."""
+        self._event("archive", archived=True)
+
+    def unarchive(self) -> None:
+        self._event("archive", archived=False)
+
+    # ------------------------------------------------------------------ files
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> str:
+        """Store a file's content under the run as ``artifact_path/<file name>``.
+
+        Returns the artifact's path inside the run. The content is kept once per
+        store, by sha256, and the file is recorded as an output of the run.
+        """
+        src = Path(path)
+        if not src.is_file():
+            raise FileNotFoundError(f"log_artifact: no file at {src}")
+        dest = safe_artifact_path(artifact_path, src.name)
+        self._store_file(src, dest)
+        return dest
+
+    def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> list[str]:
+        """Store every file under ``folder``, keeping its layout below ``artifact_path``."""
+        root = Path(folder)
+        if not root.is_dir():
+            raise NotADirectoryError(f"log_artifacts: no folder at {root}")
+        done = []
+        for src in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = src.relative_to(root).as_posix()
+            dest = safe_artifact_path(artifact_path, rel)
+            self._store_file(src, dest)
+            done.append(dest)
+        return done
+
+    def _store_file(self, src: Path, dest: str) -> None:
+        digest = objects.put_file(self.layout, src)
+        shown = _display_path(src)
+        self._event(
+            "artifact", path=dest, source=shown, sha256=digest.sha256, size=digest.size
+        )
+        self._event("output", path=shown, sha256=digest.sha256, size=digest.size, artifact=dest)
+
+    def log_output(self, path: str | os.PathLike) -> str:
+        """Record a file the run produced (content stored by hash); returns the path."""
+        src = Path(path)
+        digest = objects.put_file(self.layout, src)
+        self._event("output", path=_display_path(src), sha256=digest.sha256, size=digest.size)
+        return str(path)
+
+    def use_input(self, path: str | os.PathLike, name: str | None = None,
+                  description: str | None = None):
+        """Record a file the run reads (path, size, sha256) and return ``path`` unchanged.
+
+        The content is kept in the store too, so a reproduction can restore it
+        even after the file changed.
+        """
+        src = Path(path)
+        if not src.is_file():
+            raise FileNotFoundError(f"use_input: no file at {src}")
+        digest = objects.put_file(self.layout, src)
+        extra = {k: v for k, v in (("name", name), ("description", description)) if v}
+        self._event(
+            "input", path=_display_path(src), sha256=digest.sha256, size=digest.size, **extra
+        )
+        return path
+
+    def log_dataset(self, name: str, path: str | os.PathLike, description: str = ""):
+        """Record a named dataset as an input of the run."""
+        check_key(name, "dataset")
+        return self.use_input(path, name=name, description=description or None)
+
+    # ------------------------------------------------------------------ lifecycle
+    def flush(self) -> None:
+        """Write everything buffered now (metrics as one Arrow segment, events as JSON)."""
+        with self._flush_lock:
+            n = len(self._times)
+            if n:
+                keys = list(self._keys)
+                packed = self._packed[:n]
+                values = self._values[:n]
+                times = self._times[:n]
+                batch = metric_files.build_batch(self.id, keys, packed, values, times)
+                metric_files.write_segment(self.layout, self.id, batch)
+                del self._packed[:n]
+                del self._values[:n]
+                del self._times[:n]
+            m = len(self._events)
+            if m:
+                records.write_records(self.layout.events_dir(self.id), self._events[:m])
+                del self._events[:m]
+
+    def heartbeat(self) -> None:
+        if self._alive_path is not None:
+            liveness.touch(self._alive_path)
+
+    def end(self, status: str = "completed", message: str | None = None) -> None:
+        """Finish the run: flush, record the status, compact, update the index."""
+        if status not in STATUSES or status == "running":
+            raise ValueError(
+                f"status must be one of completed, failed, killed, crashed; got {status!r}"
+            )
+        if self._ended:
+            return
+        if not self.owner:  # a subprocess attached to the kernel's run only flushes
+            self._ended = True
+            self.flush()
+            flushing.unregister(self)
+            return
+        self._event("status", status=status, message=message)
+        self._ended = True
+        self.status = status
+        try:
+            self.flush()
+        finally:
+            flushing.unregister(self)
+            from . import active
+
+            active.forget(self)
+        metric_files.compact(self.layout, self.id)
+        write_summary(self.layout, self.id)
+        liveness.clear_alive(self.layout, self.id)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._ended:
+            return False
+        if exc_type is None:
+            self.end("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("killed", message="KeyboardInterrupt")
+        else:
+            self.end("failed", message=f"{exc_type.__name__}: {exc}")
+        return False
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def __repr__(self) -> str:
+        return f"<nbtrack.Run {self.name} id={self.id} experiment={self.experiment!r} {self.status}>"
+
+    def _after_fork(self) -> None:
+        """In a forked child the buffers are the parent's: drop them, log as a guest."""
+        del self._packed[:]
+        del self._values[:]
+        del self._times[:]
+        del self._events[:]
+        self._flush_lock = threading.Lock()
+        self.owner = False
+        self._alive_path = None
+
+
+def _iter_tags(tags: tuple) -> list:
+    out = []
+    for t in tags:
+        if isinstance(t, str):
+            out.extend(x for x in t.split(",") if x.strip()) if "," in t else out.append(t)
+        elif isinstance(t, Iterable):
+            out.extend(t)
+        else:
+            out.append(t)
+    return out
+
+
+def write_summary(layout: Layout, run_id: str) -> dict | None:
+    """Fold the run's records into its index row and write it."""
+    from .query import metrics, state
+
+    st = state.load(layout, run_id)
+    if st is None:
+        return None
+    last = metrics.last_values(layout, run_id) if metric_files.segment_files(layout, run_id) else {}
+    row = state.summary_row(st, last)
+    index.write_row(layout, row)
+    return row
+
+
+def claim_name(layout: Layout, run_id: str, wanted: str | None) -> str:
+    """A name unique in the store: the wanted one (suffixed -2, -3 ... if taken) or a
+    generated one."""
+    from .ids import friendly_name
+
+    if wanted is not None:
+        check_friendly_name(wanted)
+        candidates = (wanted if i == 1 else f"{wanted}-{i}" for i in range(1, 10_000))
+    else:
+        candidates = (friendly_name() for _ in range(10_000))
+    for name in candidates:
+        if claim_file(layout.names_dir / name, run_id):
+            return name
+    raise InvalidNameError(f"could not find a free run name like {wanted!r}")
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def cost_rate() -> float | None:
+    raw = os.environ.get("NBTRACK_COST_PER_HOUR")
+    if not raw:
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        return None
+    return rate if math.isfinite(rate) and rate >= 0 else None

@@ -1,0 +1,147 @@
+"""Atomic file writes and unique segment names: the store's only way of writing.
+
+A file appears under its final name complete or not at all: bytes go to a
+``.tmp-`` sibling, are fsynced, renamed over the final name, and the folder is
+fsynced. Each process has its own *writer id*, and every name it writes carries
+it, so two processes never write the same file and need no lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .layout import TMP_PREFIX
+
+_FSYNC = os.environ.get("NBTRACK_FSYNC", "1") != "0"
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.id = secrets.token_hex(5)
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+
+    def segment_name(self, suffix: str, prefix: str = "") -> str:
+        """``<prefix><time_ns>-<writer>-<seq><suffix>``: unique, sorted by write time."""
+        with self._lock:
+            seq = next(self._seq)
+        return f"{prefix}{time.time_ns():019d}-{self.id}-{seq:06d}{suffix}"
+
+
+WRITER = _Writer()
+if hasattr(os, "register_at_fork"):  # a forked child is a new writer
+    os.register_at_fork(after_in_child=WRITER.reset)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if not _FSYNC:
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes | memoryview) -> Path:
+    """Write ``data`` so that ``path`` is either absent or complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if _FSYNC:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path to stream a big file into; on success it is fsynced and
+    renamed to ``path``, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
+    try:
+        yield tmp
+        if _FSYNC:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _json_default(value: object) -> object:
+    """Make the common non-JSON values storable instead of failing a flush."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        return iso()
+    return repr(value)
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json_atomic(path: Path, value: object) -> Path:
+    return write_bytes_atomic(path, dumps(value).encode())
+
+
+def claim_file(path: Path, content: str) -> bool:
+    """Create ``path`` only if nobody has; True when this call created it.
+
+    ``O_EXCL`` makes the claim atomic across processes on one filesystem.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, content.encode())
+    finally:
+        os.close(fd)
+    return True

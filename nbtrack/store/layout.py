@@ -1,0 +1,172 @@
+"""The on-disk contract of an nbtrack store, format version 1.
+
+Everything nbtrack keeps lives under one *store root* folder. Any tool can read
+it: the ``.arrow`` files are Arrow IPC files (zstd-compressed buffers) that
+``polars.scan_ipc`` or ``pyarrow.ipc.open_file`` read, everything else is JSON.
+The full description, with examples, is in ``docs/store-format.md``::
+
+    <root>/
+      nbtrack-store.json                 {"format": "nbtrack-store", "version": 1}
+      runs/<run_id>/
+        events/<seg>.json                JSON list of events (start, params, tags, status, ...)
+        metrics/<seg>.arrow              run_id, key, step, value, time; one row per point
+        metrics/compact-<seg>.arrow      the same, merged when the run ends
+        alive/<writer>.json              a live writer's host/pid; its mtime is the heartbeat
+      index/<seg>.json                   one run summary row (written at start, end, edits)
+      index/compact-<seg>.arrow          many summary rows merged; latest ``rev`` per run wins
+      objects/sha256/<2 hex>/<62 hex>    artifact and input content, stored once by hash
+      names/<friendly-name>              claimed run names (content: the run id)
+      experiments/<seg>.json             experiment events (description, tags, archive)
+
+``<seg>`` is ``<time_ns:019d>-<writer>-<seq:06d>``: one writer owns a file name,
+files are written under a ``.tmp-`` name, fsynced and renamed, so readers never
+see half a file. Names starting with ``.`` are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from ..errors import InvalidNameError, RunNotFoundError, StoreError
+
+FORMAT_NAME = "nbtrack-store"
+FORMAT_VERSION = 1
+MARKER_FILE = "nbtrack-store.json"
+ROOT_ENV = "NBTRACK_HOME"
+DEFAULT_DIRNAME = ".nbtrack"
+
+RUNS = "runs"
+EVENTS = "events"
+METRICS = "metrics"
+ALIVE = "alive"
+INDEX = "index"
+OBJECTS = "objects"
+NAMES = "names"
+EXPERIMENTS = "experiments"
+COMPACT_PREFIX = "compact-"
+TMP_PREFIX = ".tmp-"
+
+# Crockford base32, lower case: the alphabet of run ids (see nbtrack.ids).
+RUN_ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{26}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+FRIENDLY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """Where the store lives: ``$NBTRACK_HOME``, else the nearest ``.nbtrack/``
+    walking up from ``start`` (as git finds ``.git``), else ``./.nbtrack``."""
+    env = os.environ.get(ROOT_ENV)
+    if env:
+        return Path(env).expanduser().absolute()
+    here = Path(start or os.getcwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return here / DEFAULT_DIRNAME
+
+
+def check_run_id(run_id: str) -> str:
+    """Refuse anything that is not a well-formed run id before it names a path."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise RunNotFoundError(f"{run_id!r} is not a run id (26 characters of lower-case base32)")
+    return run_id
+
+
+def check_friendly_name(name: str) -> str:
+    if not isinstance(name, str) or not FRIENDLY_NAME_RE.match(name) or ".." in name:
+        raise InvalidNameError(
+            f"run name {name!r} is not allowed: use up to 100 letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+class Layout:
+    """Named paths inside one store root. Creating it makes the root if needed."""
+
+    def __init__(self, root: str | os.PathLike | None = None, create: bool = True):
+        self.root = Path(root).absolute() if root is not None else find_root()
+        if create:
+            self._ensure()
+
+    def _ensure(self) -> None:
+        marker = self.root / MARKER_FILE
+        if marker.exists():
+            try:
+                info = json.loads(marker.read_text())
+            except (OSError, ValueError) as exc:
+                raise StoreError(f"store marker {marker} is unreadable: {exc}") from exc
+            if info.get("version", 0) > FORMAT_VERSION:
+                raise StoreError(
+                    f"the store at {self.root} has format version {info.get('version')}, newer than"
+                    f" this nbtrack understands ({FORMAT_VERSION}); upgrade nbtrack"
+                )
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store root {self.root} exists and is not a folder")
+        for sub in (RUNS, INDEX, OBJECTS, NAMES, EXPERIMENTS):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        from .atomic import write_json_atomic
+
+        write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / RUNS / check_run_id(run_id)
+
+    def events_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / EVENTS
+
+    def metrics_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / METRICS
+
+    def alive_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / ALIVE
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / RUNS
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / INDEX
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.root / OBJECTS
+
+    @property
+    def names_dir(self) -> Path:
+        return self.root / NAMES
+
+    @property
+    def experiments_dir(self) -> Path:
+        return self.root / EXPERIMENTS
+
+    def object_path(self, sha256: str) -> Path:
+        if not SHA256_RE.match(sha256 or ""):
+            raise StoreError(f"{sha256!r} is not a sha256 hex digest")
+        return self.root / OBJECTS / "sha256" / sha256[:2] / sha256[2:]
+
+    def __repr__(self) -> str:
+        return f"Layout({str(self.root)!r})"
+
+
+def visible_files(folder: Path, suffix: str) -> list[Path]:
+    """Final (non-temporary) files with ``suffix`` in ``folder``, sorted by name
+    (names start with a nanosecond time, so this is write order)."""
+    try:
+        entries = os.scandir(folder)
+    except FileNotFoundError:
+        return []
+    with entries:
+        names = [
+            e.name
+            for e in entries
+            if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file()
+        ]
+    names.sort()
+    return [folder / n for n in names]

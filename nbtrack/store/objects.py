@@ -1,0 +1,94 @@
+"""Content-addressed storage: every artifact and input is kept once, by sha256.
+
+``objects/sha256/ab/cdef...`` holds the bytes of content ``abcdef...``. Files
+are hashed streaming (1 MiB at a time, never whole in memory) and a
+``(path, size, mtime, inode)`` cache skips re-hashing a file seen unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import atomic_output
+from .layout import Layout
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    path: str
+    size: int
+    sha256: str
+    mtime: float
+
+
+_cache: dict[str, tuple[tuple[int, int, int], str]] = {}
+_cache_lock = threading.Lock()
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def hash_file(path: str | os.PathLike) -> FileDigest:
+    """sha256 of a file's content, from the cache when size/mtime/inode are unchanged."""
+    p = Path(path)
+    st = p.stat()
+    key = str(p.absolute())
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == _stat_key(st):
+        return FileDigest(key, st.st_size, hit[1], st.st_mtime)
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    digest = h.hexdigest()
+    _remember(key, st, digest)
+    return FileDigest(key, st.st_size, digest, st.st_mtime)
+
+
+def _remember(key: str, st: os.stat_result, digest: str) -> None:
+    with _cache_lock:
+        _cache[key] = (_stat_key(st), digest)
+
+
+def has_object(layout: Layout, sha256: str) -> bool:
+    return layout.object_path(sha256).is_file()
+
+
+def put_file(layout: Layout, path: str | os.PathLike) -> FileDigest:
+    """Store a file's content (once) and return its digest.
+
+    When the content is new the file is read once: hashed while it is copied to
+    a temporary object, which is renamed to its hash (or dropped if another
+    process stored the same content meanwhile).
+    """
+    p = Path(path)
+    st = p.stat()
+    key = str(p.absolute())
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == _stat_key(st) and has_object(layout, hit[1]):
+        return FileDigest(key, st.st_size, hit[1], st.st_mtime)
+    staging = layout.objects_dir / "staging" / f"{os.getpid()}-{threading.get_ident()}"
+    h = hashlib.sha256()
+    with atomic_output(staging) as tmp:
+        with open(p, "rb") as src, open(tmp, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                dst.write(chunk)
+    digest = h.hexdigest()
+    final = layout.object_path(digest)
+    if final.exists():
+        staging.unlink()
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, final)
+    _remember(key, st, digest)
+    return FileDigest(key, st.st_size, digest, st.st_mtime)
