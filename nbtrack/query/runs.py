@@ -224,8 +224,9 @@ def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
         log[key] = state.iso(st.get(key))
     for item in log["status_history"]:
         item["time"] = state.iso(item.pop("t", None))
-    for item in log["notes"]:
-        item["time"] = state.iso(item.pop("t", None))
+    for key in ("notes", "param_history"):
+        for item in log[key]:
+            item["time"] = state.iso(item.pop("t", None))
     log["timings"] = {"started": log["started"], "ended": log["ended"], "duration_s": dur}
     log["store"] = os.fspath(layout.root)
     if with_metrics:
