@@ -62,6 +62,7 @@ def start_run(
     metadata: Mapping | None = None,
     store: str | os.PathLike | None = None,
     extra: Mapping | None = None,
+    trace_files: bool | Mapping = False,
 ) -> Run:
     """Start a run and make it the active one.
 
@@ -69,6 +70,8 @@ def start_run(
     ...     run.log({"loss": 0.3}, step=0)
 
     ``extra`` holds start-time records made by capture (environment, code identity).
+    ``trace_files=True`` (or a dict of ``include``/``exclude`` glob lists) records
+    the files the run's code opens, for lineage.
     """
     experiment = check_experiment(experiment)
     tag_list = [check_tag(t) for t in _iter_tags((tags,))] if tags else []
@@ -112,6 +115,11 @@ def start_run(
         _stack.append(run)
     flushing.register(run)
     _install_exit_hooks()
+    if trace_files:
+        from .capture import files
+
+        options = dict(trace_files) if isinstance(trace_files, Mapping) else {}
+        files.attach(run, **options)
     return run
 
 

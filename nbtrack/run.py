@@ -156,7 +156,7 @@ class Run:
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
         "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock",
-        "_alive_path", "_editing", "__weakref__",
+        "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
     def __init__(self, layout: Layout, run_id: str, name: str, experiment: str, owner: bool):
@@ -180,6 +180,9 @@ class Run:
         self._flush_lock = threading.Lock()
         self._alive_path: Path | None = None
         self._editing = False  # a stored run opened for edits: every event is written at once
+        # called as hook(run, status) just before the run records its end (file tracing
+        # hashes what it wrote, capture records the code identity); errors are warned about
+        self.end_hooks: list = []
 
     # ------------------------------------------------------------------ metrics
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -397,6 +400,14 @@ class Run:
             self.flush()
             flushing.unregister(self)
             return
+        for hook in list(self.end_hooks):
+            try:
+                hook(self, status)
+            except Exception as exc:  # noqa: BLE001 - ending must not fail half-way
+                import warnings
+
+                warnings.warn(f"nbtrack: an end hook of run {self.name} failed: {exc!r}",
+                              RuntimeWarning, stacklevel=2)
         self._event("status", status=status, message=message)
         self._ended = True
         self.status = status
