@@ -35,6 +35,7 @@ from .active import (
     log_params,
     note,
     remove_tags,
+    sh,
     start_run,
     use_input,
 )
@@ -48,7 +49,7 @@ __all__ = [
     # writing
     "start_run", "active_run", "Run", "end_run", "child_env",
     "log", "log_params", "log_param", "log_metadata", "add_tags", "remove_tags", "note",
-    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output",
+    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",

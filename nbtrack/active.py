@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from . import flushing
+from .capture import context
 from .errors import InvalidNameError, NoActiveRunError
 from .ids import new_run_id
 from .run import Run, _iter_tags, check_tag, claim_name, cost_rate, current_user, flatten
@@ -34,6 +35,24 @@ _lock = threading.Lock()
 _layouts: dict[str, Layout] = {}
 _guest: list[Run] = []
 _exit_status: list[tuple[str, str]] = []
+_start_listeners: list = []
+
+
+def on_run_start(callback) -> None:
+    """Call ``callback(run)`` after every run this process starts (cell capture uses it)."""
+    if callback not in _start_listeners:
+        _start_listeners.append(callback)
+
+
+def off_run_start(callback) -> None:
+    if callback in _start_listeners:
+        _start_listeners.remove(callback)
+
+
+def open_runs() -> list[Run]:
+    """Runs this process started and has not ended, oldest first."""
+    with _lock:
+        return list(_stack)
 
 
 def layout_for(store: str | os.PathLike | None = None) -> Layout:
@@ -91,7 +110,8 @@ def start_run(
         "user": current_user(),
         **liveness.identity(),
         "parent_run_id": parent.id if parent is not None else None,
-        "cost_per_hour": cost_rate(),
+        "cost_per_hour": cost_rate(layout),
+        **context.start_records(layout),
         **(dict(extra) if extra else {}),
     }
     events = [start]
@@ -120,6 +140,8 @@ def start_run(
 
         options = dict(trace_files) if isinstance(trace_files, Mapping) else {}
         files.attach(run, **options)
+    for callback in list(_start_listeners):
+        callback(run)
     return run
 
 
@@ -234,6 +256,14 @@ def log_artifacts(folder, artifact_path: str | None = None) -> list[str]:
 
 def log_output(path) -> str:
     return require().log_output(path)
+
+
+def sh(command: str):
+    """Run a shell command as part of the active run (``%track sh``): its output is kept
+    as an artifact, ``NBTRACK_TRACK_<KEY>`` variables it exports become metrics/params."""
+    from .capture.shell import run_tracked
+
+    return run_tracked(command, require())
 
 
 def end_run(status: str = "completed", message: str | None = None) -> None:

@@ -502,12 +502,19 @@ def current_user() -> str:
         return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
-def cost_rate() -> float | None:
-    raw = os.environ.get("NBTRACK_COST_PER_HOUR")
-    if not raw:
+def cost_rate(layout: Layout | None = None) -> float | None:
+    """Cost per hour of compute: ``$NBTRACK_COST_PER_HOUR``, else ``cost_per_hour`` in
+    the store's ``config.json``."""
+    raw: object = os.environ.get("NBTRACK_COST_PER_HOUR")
+    if not raw and layout is not None:
+        raw = layout.config().get("cost_per_hour")
+    if raw is None or raw == "":
         return None
     try:
-        rate = float(raw)
-    except ValueError:
+        rate = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        import warnings
+
+        warnings.warn(f"nbtrack: ignoring cost per hour {raw!r}: not a number", stacklevel=2)
         return None
     return rate if math.isfinite(rate) and rate >= 0 else None

@@ -209,6 +209,15 @@ def _num(v) -> float | None:
         return math.nan
 
 
+def _stored_json(layout: Layout, sha256: str) -> dict | None:
+    from ..store import objects
+
+    try:
+        return json.loads(objects.read_bytes(layout, sha256))
+    except (OSError, ValueError):
+        return None
+
+
 def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
     """The whole run log as one JSON-able dict."""
     run_id = resolve(layout, ref)
@@ -229,6 +238,8 @@ def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
             item["time"] = state.iso(item.pop("t", None))
     log["timings"] = {"started": log["started"], "ended": log["ended"], "duration_s": dur}
     log["store"] = os.fspath(layout.root)
+    if log.get("env_sha256"):
+        log["env"] = _stored_json(layout, log["env_sha256"])
     if with_metrics:
         log["metrics"] = metrics_mod.series(layout, run_id)
     return log

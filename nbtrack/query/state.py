@@ -97,6 +97,8 @@ def fold(events: list[dict]) -> dict:
             if status in ENDED:
                 state["ended"] = t
                 state["message"] = ev.get("message")
+        elif kind == "code":
+            state["code"] = {k: v for k, v in ev.items() if k not in ("type", "t")}
         elif kind == "archive":
             state["archived"] = bool(ev.get("archived"))
         elif kind in FILE_EVENTS:
@@ -173,9 +175,10 @@ def summary_row(state: dict, last_metrics: dict) -> dict:
         "outputs": [_file_ref(x) for x in state.get("outputs") or []],
         "extra": {
             k: state[k]
-            for k in ("parent_run_id", "message", "code_identity", "git", "notebook")
+            for k in ("parent_run_id", "message", "git", "env_summary")
             if state.get(k) is not None
-        },
+        }
+        | ({"code_identity": state["code"].get("adhoc_identity")} if state.get("code") else {}),
     }
 
 

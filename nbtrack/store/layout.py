@@ -7,6 +7,7 @@ The full description, with examples, is in ``docs/store-format.md``::
 
     <root>/
       nbtrack-store.json                 {"format": "nbtrack-store", "version": 1}
+      config.json                        optional settings, e.g. {"cost_per_hour": 2.5}
       runs/<run_id>/
         events/<seg>.json                JSON list of events (start, params, tags, status, ...)
         metrics/<seg>.arrow              run_id, key, step, value, time; one row per point
@@ -35,6 +36,7 @@ from ..errors import InvalidNameError, RunNotFoundError, StoreError
 FORMAT_NAME = "nbtrack-store"
 FORMAT_VERSION = 1
 MARKER_FILE = "nbtrack-store.json"
+CONFIG_FILE = "config.json"
 ROOT_ENV = "NBTRACK_HOME"
 DEFAULT_DIRNAME = ".nbtrack"
 
@@ -145,6 +147,17 @@ class Layout:
     @property
     def experiments_dir(self) -> Path:
         return self.root / EXPERIMENTS
+
+    def config(self) -> dict:
+        """``<root>/config.json`` (optional): store-wide settings such as ``cost_per_hour``."""
+        path = self.root / CONFIG_FILE
+        try:
+            value = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path} is not valid JSON: {exc}") from exc
+        return value if isinstance(value, dict) else {}
 
     def object_path(self, sha256: str) -> Path:
         if not SHA256_RE.match(sha256 or ""):

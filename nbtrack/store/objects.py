@@ -62,6 +62,21 @@ def has_object(layout: Layout, sha256: str) -> bool:
     return layout.object_path(sha256).is_file()
 
 
+def put_bytes(layout: Layout, data: bytes) -> str:
+    """Store a blob (an environment snapshot, a command's output) once; its sha256."""
+    digest = hashlib.sha256(data).hexdigest()
+    final = layout.object_path(digest)
+    if not final.exists():
+        from .atomic import write_bytes_atomic
+
+        write_bytes_atomic(final, data)
+    return digest
+
+
+def read_bytes(layout: Layout, sha256: str) -> bytes:
+    return layout.object_path(sha256).read_bytes()
+
+
 def put_file(layout: Layout, path: str | os.PathLike) -> FileDigest:
     """Store a file's content (once) and return its digest.
 

@@ -1,0 +1,267 @@
+"""Record every executed cell: source, hash, timing, outcome, names bound.
+
+IPython's ``pre_run_cell`` / ``post_run_cell`` events frame each user cell.
+Around it the recorder notes which global names the cell bound, rebound or
+deleted (a dict of ``id()`` per name before, compared after: tens of
+microseconds), which later lets export tell what a cell really defined.
+
+Every cell goes to the kernel's session history (``sessions/<id>/cells``); a
+cell that runs while runs are active is also recorded on each of them, so a
+run's log holds its code in execution order, re-executions included. The cell
+that starts a run belongs to it, and so does the cell that ends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+
+from .. import active, flushing
+from ..ids import new_run_id
+from ..store import cell_files, liveness
+from ..store.layout import Layout
+
+# IPython's own bookkeeping names: never "defined by" a user cell
+_IGNORED = frozenset(
+    {"In", "Out", "_", "__", "___", "_i", "_ii", "_iii", "_oh", "_ih", "_dh", "exit", "quit",
+     "get_ipython", "_exit_code", "__builtins__", "__builtin__", "__name__", "__doc__",
+     "__package__", "__loader__", "__spec__", "__session__"}
+)
+
+
+def _ignored(name: str) -> bool:
+    if name in _IGNORED:
+        return True
+    # _5, _i5, _ii... : output and input history variables
+    if name.startswith("_i") and name[2:].isdigit():
+        return True
+    return name.startswith("_") and name[1:].isdigit()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def identity_hash(cell_hashes: list[str]) -> str:
+    """A run's adhoc code identity: one hash over its ordered cell hashes."""
+    return hashlib.sha256("\n".join(cell_hashes).encode()).hexdigest()
+
+
+def notebook_path(shell) -> str | None:
+    """The notebook this kernel serves, when the frontend told it."""
+    ns = getattr(shell, "user_ns", {}) or {}
+    for candidate in (
+        ns.get("__vsc_ipynb_file__"),
+        ns.get("__session__"),
+        os.environ.get("JPY_SESSION_NAME"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+class CellRecorder:
+    """Hooks one IPython shell; see the module docstring."""
+
+    def __init__(self, shell, layout: Layout):
+        self.shell = shell
+        self.layout = layout
+        self.session_id = new_run_id()
+        self._rows: list[dict] = []
+        self._lock = threading.Lock()
+        self._current: dict | None = None
+        self._before: dict[str, int] = {}
+        self._run_cells: dict[str, list[str]] = {}  # run id -> cell hashes, in order
+        self._registered = False
+
+    # ------------------------------------------------------------ lifecycle
+    def register(self) -> None:
+        if self._registered:
+            return
+        events = self.shell.events
+        events.register("pre_run_cell", self.pre_run_cell)
+        events.register("post_run_cell", self.post_run_cell)
+        active.on_run_start(self.watch_run)
+        for run in active.open_runs():
+            self.watch_run(run)
+        cell_files.write_session_info(
+            self.layout,
+            self.session_id,
+            {
+                "session_id": self.session_id,
+                "started": time.time(),
+                "notebook": notebook_path(self.shell),
+                **liveness.identity(),
+            },
+        )
+        self._backfill()
+        flushing.register(self)
+        self._registered = True
+
+    def unregister(self) -> None:
+        if not self._registered:
+            return
+        events = self.shell.events
+        for name, fn in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            try:
+                events.unregister(name, fn)
+            except ValueError:
+                pass
+        active.off_run_start(self.watch_run)
+        self.flush()
+        flushing.unregister(self)
+        self._registered = False
+
+    def _backfill(self) -> None:
+        """Cells executed before the extension was loaded, from IPython's input history."""
+        history = getattr(self.shell, "history_manager", None)
+        raw = list(getattr(history, "input_hist_raw", []) or [])
+        current = getattr(self.shell, "execution_count", len(raw))
+        rows = []
+        for count in range(1, min(len(raw), current)):
+            source = raw[count]
+            rows.append(
+                {
+                    "session_id": self.session_id, "execution_count": count, "source": source,
+                    "sha256": sha256_text(source), "before_load": True, "run_ids": [],
+                    "bound": [], "deleted": [],
+                }
+            )
+        with self._lock:
+            self._rows.extend(rows)
+
+    # ------------------------------------------------------------ events
+    def _names(self) -> dict[str, int]:
+        return {k: id(v) for k, v in self.shell.user_ns.items()}
+
+    def pre_run_cell(self, info) -> None:
+        if not getattr(info, "store_history", True):
+            return
+        source = info.raw_cell or ""
+        self._before = self._names()
+        self._current = {
+            "source": source,
+            "sha256": sha256_text(source),
+            "cell_id": getattr(info, "cell_id", None),
+            "started": time.time(),
+            "runs": [r for r in active.open_runs() if r.owner],
+        }
+        self._current["run_ids"] = [r.id for r in self._current["runs"]]
+
+    def watch_run(self, run) -> None:
+        """A run started (maybe by this very cell): record its cells and identity."""
+        if not run.owner or run.id in self._run_cells:
+            return
+        self._run_cells[run.id] = []
+        run.end_hooks.append(self._run_ending)
+        current = self._current
+        if current is not None and run not in current["runs"]:
+            current["runs"].append(run)
+            current["run_ids"].append(run.id)
+        if hasattr(run, "_event"):
+            run._event("session", session_id=self.session_id)
+
+    def _run_ending(self, run, status: str) -> None:
+        """The run ends inside the current cell (``%track stop``, a ``%%track`` cell):
+        record that cell on it now, then its code identity."""
+        current = self._current
+        if current is not None and run in current["runs"]:
+            failed = status in ("failed", "killed")
+            self._record_on(run, current, time.time(), not failed, None, None, [], [])
+            current["runs"].remove(run)
+        hashes = self._run_cells.pop(run.id, [])
+        run._event(
+            "code",
+            adhoc_identity=identity_hash(hashes),
+            cells=len(hashes),
+            session_id=self.session_id,
+            notebook=notebook_path(self.shell),
+        )
+
+    def post_run_cell(self, result) -> None:
+        info = getattr(result, "info", None)
+        if info is not None and not getattr(info, "store_history", True):
+            return
+        ended = time.time()
+        current = self._current
+        self._current = None
+        if current is None:  # the cell that loaded the extension: no pre event was seen
+            source = getattr(info, "raw_cell", "") or ""
+            current = {"source": source, "sha256": sha256_text(source), "started": None,
+                       "cell_id": getattr(info, "cell_id", None),
+                       "runs": [r for r in active.open_runs() if r.owner]}
+            current["run_ids"] = [r.id for r in current["runs"]]
+        before = self._before
+        self._before = {}
+        ns = self.shell.user_ns
+        bound = [k for k, v in ns.items() if before.get(k) != id(v) and not _ignored(k)]
+        deleted = [k for k in before if k not in ns and not _ignored(k)]
+        error = result.error_in_exec or result.error_before_exec
+        ok = error is None
+        err_type = type(error).__name__ if error is not None else None
+        err_msg = str(error)[:2000] if error is not None else None
+        count = result.execution_count
+        if count is None:
+            count = max(0, getattr(self.shell, "execution_count", 1) - 1)
+        runs = [r for r in current["runs"] if not r.ended]
+        row = {
+            "session_id": self.session_id, "execution_count": count,
+            "cell_id": current.get("cell_id"), "source": current["source"],
+            "sha256": current["sha256"], "started": current["started"], "ended": ended,
+            "ok": ok, "error_type": err_type, "error_message": err_msg,
+            "bound": bound, "deleted": deleted,
+            "run_ids": current["run_ids"], "before_load": False,
+        }
+        with self._lock:
+            self._rows.append(row)
+        current["execution_count"] = count
+        for run in runs:
+            self._record_on(run, current, ended, ok, err_type, err_msg, bound, deleted)
+        flushing.wake()  # write this cell's records now, off the kernel's thread
+
+    def _record_on(self, run, current: dict, ended: float, ok: bool, err_type, err_msg,
+                   bound: list, deleted: list) -> None:
+        count = current.get("execution_count")
+        if count is None:
+            count = getattr(self.shell, "execution_count", None)
+        self._run_cells.setdefault(run.id, []).append(current["sha256"])
+        run._event(
+            "cell",
+            session_id=self.session_id,
+            execution_count=count,
+            cell_id=current.get("cell_id"),
+            source=current["source"],
+            sha256=current["sha256"],
+            started=current["started"],
+            ended=ended,
+            ok=ok,
+            error_type=err_type,
+            error_message=err_msg,
+            bound=bound,
+            deleted=deleted,
+        )
+
+    # ------------------------------------------------------------ flusher protocol
+    @property
+    def id(self) -> str:
+        return self.session_id
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if rows:
+            try:
+                cell_files.write_cells(self.layout, self.session_id, rows)
+            except BaseException:
+                with self._lock:
+                    self._rows[:0] = rows
+                raise
+
+    def heartbeat(self) -> None:
+        pass
+
+    def _after_fork(self) -> None:
+        self._rows = []
+        self._lock = threading.Lock()

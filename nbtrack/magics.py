@@ -1,0 +1,271 @@
+"""``%track`` and ``%%track``: words over the public API.
+
+Each subcommand is parsed once by its argparse parser and routed through one
+table to one public call; a bad option prints the usage and changes nothing.
+``%load_ext nbtrack`` registers the magics and the capture hooks (cells, shell
+commands) once per shell, however often it is run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+import nbtrack
+
+from .errors import NbtrackError
+
+_STATE_ATTR = "_nbtrack_capture"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting the kernel."""
+
+    def error(self, message: str):  # noqa: D401
+        raise UsageError(f"{self.format_usage().strip()}\n%track: error: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None):
+        raise UsageError(message or self.format_help())
+
+
+def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
+    top = _Parser(prog="%track", add_help=True,
+                  description="Track the runs of this notebook. `%track CMD --help` for one command.")
+    sub = top.add_subparsers(dest="cmd", parser_class=_Parser)
+    p: dict[str, _Parser] = {}
+
+    def add(name: str, help_: str) -> _Parser:
+        p[name] = sub.add_parser(name, help=help_, description=help_)
+        return p[name]
+
+    s = add("start", "start a run (ends the one %track start began before)")
+    s.add_argument("experiment", nargs="?", default=None)
+    s.add_argument("--name")
+    s.add_argument("--tags", help="comma-separated")
+    s.add_argument("--note")
+    s.add_argument("--trace-files", action="store_true", help="record files the code opens")
+    s = add("stop", "end the active run")
+    s.add_argument("--status", default="completed",
+                   choices=["completed", "failed", "killed"])
+    s = add("params", "log notebook variables as params (values now)")
+    s.add_argument("names", nargs="+")
+    s = add("log", "log metrics: %track log loss=0.3 acc=0.9 [step=N]")
+    s.add_argument("pairs", nargs="+", metavar="key=value")
+    s = add("tag", "add tags to the active run (--remove to remove)")
+    s.add_argument("tags", nargs="+")
+    s.add_argument("--remove", action="store_true")
+    s = add("note", "append a markdown note to the active run")
+    s.add_argument("text", nargs="+")
+    add("status", "show the active run")
+    s = add("runs", "list runs")
+    s.add_argument("experiment", nargs="?", default=None)
+    s.add_argument("--where")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--all", action="store_true", help="include archived runs")
+    s = add("show", "show one run's log")
+    s.add_argument("run")
+    s = add("export", "export a run to a reproducible notebook")
+    s.add_argument("run")
+    s.add_argument("path")
+    s = add("lineage", "producers and consumers of a file, or a run's upstream/downstream")
+    s.add_argument("target")
+    s.add_argument("--depth", type=int, default=None)
+    s = add("sh", "run a shell command as part of the active run")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    return top, p
+
+
+def _cell_parser() -> _Parser:
+    c = _Parser(prog="%%track", description="Run this cell as one run.")
+    c.add_argument("experiment", nargs="?", default=None)
+    c.add_argument("--name")
+    c.add_argument("--tags")
+    c.add_argument("--note")
+    c.add_argument("--trace-files", action="store_true")
+    return c
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%track: cannot parse {line!r}: {exc}") from None
+
+
+def _number(text: str, shell, key: str):
+    """A value for ``%track log``: a number literal, or a notebook variable's value."""
+    try:
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        pass
+    if text.isidentifier() and text in shell.user_ns:
+        return shell.user_ns[text]
+    raise UsageError(f"%track log: {key}={text!r} is neither a number nor a notebook variable")
+
+
+class TrackMagics:
+    """The magic functions, bound to one shell."""
+
+    def __init__(self, shell):
+        self.shell = shell
+        self.top, self.sub = _parsers()
+        self.magic_started = None  # the run `%track start` began, ended by the next start
+
+    # ----------------------------------------------------------------- line
+    def track(self, line: str = ""):
+        words = _split(line)
+        if not words or words[0] in ("-h", "--help", "help"):
+            print(self.top.format_help())
+            return None
+        if words[0] not in self.sub:
+            print(f"{self.top.format_usage().strip()}\n%track: unknown command {words[0]!r}",
+                  file=sys.stderr)
+            return None
+        try:
+            args = self.sub[words[0]].parse_args(words[1:])
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+            return None
+        try:
+            return getattr(self, "do_" + words[0])(args)
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+        except NbtrackError as exc:
+            print(f"%track {words[0]}: {exc}", file=sys.stderr)
+        return None
+
+    def do_start(self, a):
+        previous = self.magic_started
+        if previous is not None and not previous.ended:
+            previous.end("completed")
+            print(f"ended {previous.name} (completed)")
+        run = nbtrack.start_run(
+            a.experiment or "default", name=a.name, tags=a.tags or None, notes=a.note or "",
+            trace_files=a.trace_files,
+        )
+        self.magic_started = run
+        print(f"started run {run.name} ({run.id}) in experiment {run.experiment!r}")
+
+    def do_stop(self, a):
+        run = nbtrack.active_run()
+        if run is None:
+            raise UsageError("%track stop: no active run")
+        run.end(a.status)
+        print(f"ended {run.name} ({a.status})")
+
+    def do_params(self, a):
+        ns = self.shell.user_ns
+        missing = [n for n in a.names if n not in ns]
+        if missing:
+            raise UsageError(f"%track params: not defined in the notebook: {', '.join(missing)}")
+        nbtrack.log_params({n: ns[n] for n in a.names})
+
+    def do_log(self, a):
+        values, step = {}, None
+        for pair in a.pairs:
+            key, sep, text = pair.partition("=")
+            if not sep or not key:
+                raise UsageError(f"%track log: expected key=value, got {pair!r}")
+            if key == "step":
+                try:
+                    step = int(text)
+                except ValueError:
+                    raise UsageError(f"%track log: step must be an integer, got {text!r}") from None
+                continue
+            values[key] = _number(text, self.shell, key)
+        nbtrack.log(values, step=step)
+
+    def do_tag(self, a):
+        (nbtrack.remove_tags if a.remove else nbtrack.add_tags)(*a.tags)
+
+    def do_note(self, a):
+        nbtrack.note(" ".join(a.text))
+
+    def do_status(self, a):
+        run = nbtrack.active_run()
+        if run is None:
+            print("no active run (start one with %track start)")
+            return
+        log = nbtrack.get_run(run.id, with_metrics=False, store=run.layout.root)
+        from .ui.summary import status_line
+
+        print(status_line(log))
+
+    def do_runs(self, a):
+        frame = nbtrack.runs(a.experiment, where=a.where, include_archived=a.all)
+        return frame.head(a.limit)
+
+    def do_show(self, a):
+        from .ui.summary import RunSummary
+
+        return RunSummary(nbtrack.get_run(a.run))
+
+    def do_export(self, a):
+        export = getattr(nbtrack, "export", None)
+        if export is None:
+            raise UsageError("%track export: export is not available in this version")
+        return export(a.run, a.path)
+
+    def do_lineage(self, a):
+        lineage = getattr(nbtrack, "lineage", None)
+        if lineage is None:
+            raise UsageError("%track lineage: lineage is not available in this version")
+        return lineage(a.target, depth=a.depth)
+
+    def do_sh(self, a):
+        command = " ".join(a.command).strip()
+        if not command:
+            raise UsageError("%track sh: give a command, e.g. %track sh python train.py")
+        return nbtrack.sh(command)
+
+    # ----------------------------------------------------------------- cell
+    def track_cell(self, line: str, cell: str):
+        try:
+            args = _cell_parser().parse_args(_split(line))
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+            return None
+        run = nbtrack.start_run(
+            args.experiment or "default", name=args.name, tags=args.tags or None,
+            notes=args.note or "", trace_files=args.trace_files,
+        )
+        print(f"run {run.name} ({run.id})")
+        code = self.shell.transform_cell(cell)
+        try:
+            with run:
+                exec(compile(code, f"<%%track {run.name}>", "exec"), self.shell.user_ns)  # noqa: S102 - the user's own cell, as IPython runs it
+        finally:
+            print(f"ended {run.name} ({run.status})")
+        return None
+
+
+def load_ipython_extension(ipython) -> None:
+    state = getattr(ipython, _STATE_ATTR, None)
+    if state is not None:
+        return  # loaded already: never register hooks twice
+    from .active import layout_for
+    from .capture.cells import CellRecorder
+    from .capture.commands import CommandRecorder
+
+    magics = TrackMagics(ipython)
+    ipython.register_magic_function(magics.track, "line", "track")
+    ipython.register_magic_function(magics.track_cell, "cell", "track")
+    cells = CellRecorder(ipython, layout_for())
+    cells.register()
+    commands = CommandRecorder(ipython)
+    commands.register()
+    setattr(ipython, _STATE_ATTR, {"magics": magics, "cells": cells, "commands": commands})
+
+
+def unload_ipython_extension(ipython) -> None:
+    state = getattr(ipython, _STATE_ATTR, None)
+    if state is None:
+        return
+    state["cells"].unregister()
+    state["commands"].unregister()
+    delattr(ipython, _STATE_ATTR)

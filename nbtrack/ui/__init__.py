@@ -1,0 +1,1 @@
+"""What a person sees: summaries now, anywidget panels and altair charts later."""

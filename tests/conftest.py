@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh store per test, the active-run globals reset after it,
+and a helper that runs Python code in a real subprocess against the same store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import nbtrack
+from nbtrack import active, flushing
+
+# the folder that holds the nbtrack package under test, so subprocesses import the same one
+PACKAGE_PARENT = str(Path(nbtrack.__file__).resolve().parent.parent)
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path, monkeypatch) -> Path:
+    """Point ``NBTRACK_HOME`` at a fresh folder and work inside ``tmp_path``; afterwards
+    end whatever runs the test left open and forget cached stores and guest runs."""
+    home = tmp_path / "store"
+    monkeypatch.setenv("NBTRACK_HOME", str(home))
+    monkeypatch.delenv("NBTRACK_RUN_ID", raising=False)
+    monkeypatch.delenv("NBTRACK_COST_PER_HOUR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield home
+    for run in reversed(list(active._stack)):
+        try:
+            run.end("killed")
+        except Exception:  # noqa: BLE001 - cleanup must reach every run
+            pass
+    active._stack.clear()
+    for run in list(active._guest):
+        flushing.unregister(run)
+    active._guest.clear()
+    active._layouts.clear()
+
+
+def child_environ(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def spawn():
+    """``spawn(code, **env)`` starts ``python -c code`` (dedented) with the test's
+    environment (store included); returns the Popen. Every process is reaped after
+    the test, killed if still running."""
+    procs: list[subprocess.Popen] = []
+
+    def start(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            env=child_environ(**(env or {})),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
