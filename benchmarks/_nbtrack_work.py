@@ -131,10 +131,17 @@ def log_wide(steps: int, keys: int, chunk: int) -> dict:
 
 
 # ------------------------------------------------------------------ memory
-def memory(n: int) -> dict:
-    """Peak RSS growth while logging ``n`` points into one run, and through ``end()``."""
+def memory(n: int, preload_polars: bool = False) -> dict:
+    """Peak RSS growth while logging ``n`` points into one run, and through ``end()``.
+
+    ``preload_polars`` imports polars before the baseline, to tell what ``end()``
+    costs in data from what importing polars costs.
+    """
     rss_start = rss_kb()
     import nbtrack
+
+    if preload_polars:
+        import polars  # noqa: F401
 
     rss_import = rss_kb()
     run = nbtrack.start_run("bench-memory")
@@ -160,6 +167,7 @@ def memory(n: int) -> dict:
     disk, files = _metric_bytes(run.id)
     return {
         "points": n,
+        "preload_polars": preload_polars,
         "peak_reset": reset_ok,
         "rss_before_import_mb": rss_start / 1024,
         "rss_after_import_mb": rss_import / 1024,
@@ -174,6 +182,15 @@ def memory(n: int) -> dict:
         "disk_files": files,
         "disk_bytes_per_point": disk / n,
     }
+
+
+def import_rss(module: str) -> dict:
+    """RSS added by importing ``module`` alone."""
+    import importlib
+
+    before = rss_kb()
+    importlib.import_module(module)
+    return {"module": module, "rss_mb": (rss_kb() - before) / 1024}
 
 
 # ------------------------------------------------------------------ run creation
@@ -343,6 +360,7 @@ TASKS = {
     "log_loop": log_loop,
     "log_wide": log_wide,
     "memory": memory,
+    "import_rss": import_rss,
     "run_start": run_start,
     "build_runs": build_runs,
     "build_metrics": build_metrics,

@@ -39,7 +39,7 @@ from .active import (
     start_run,
     use_input,
 )
-from .api import experiment, experiments, get_run, metrics, runs, store_root
+from .api import experiment, experiments, get_run, lineage, metrics, runs, store_root
 from .edit import Experiment, open_run
 from .run import Run
 
@@ -52,7 +52,7 @@ __all__ = [
     "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
-    "store_root",
+    "store_root", "lineage",
     "errors",
 ]
 

@@ -140,9 +140,21 @@ def start_run(
 
         options = dict(trace_files) if isinstance(trace_files, Mapping) else {}
         files.attach(run, **options)
+    _capture_kernel_cells()
     for callback in list(_start_listeners):
         callback(run)
     return run
+
+
+def _capture_kernel_cells() -> None:
+    """In a kernel, runs record their cells even without ``%load_ext nbtrack``."""
+    if "IPython" not in sys.modules:
+        return
+    from .capture import ipython
+
+    shell = ipython.current_shell()
+    if shell is not None and hasattr(shell, "events"):
+        ipython.install(shell)
 
 
 def _time() -> float:

@@ -89,3 +89,26 @@ def experiment(name: str, store: str | os.PathLike | None = None) -> Experiment:
 def store_root(store: str | os.PathLike | None = None) -> str:
     """The folder the store lives in."""
     return str(layout_for(store).root)
+
+
+def lineage(target, depth: int | None = None, direction: str = "both",
+            store: str | os.PathLike | None = None, all_versions: bool = False):
+    """The runs that made a file's content and the runs that used it, or a run's
+    upstream and downstream, as a :class:`~nbtrack.query.lineage.Lineage`.
+
+    ``target`` is a file path (its current content, else every version recorded
+    under the path), a sha256, a run id or name, or a Run. ``depth`` counts runs
+    crossed (None: all the way); ``direction`` is ``both``, ``upstream`` or
+    ``downstream``.
+
+    >>> nbtrack.lineage("model.pt").upstream()
+    >>> nodes, edges = nbtrack.lineage(run).to_polars()
+    """
+    from .active import active_run
+    from .query import lineage as q
+
+    current = active_run()
+    if current is not None and not current.ended:
+        current.flush()  # the active run's recorded files are part of the graph
+    return q.lineage(layout_for(store), target, depth=depth, direction=direction,
+                     all_versions=all_versions)

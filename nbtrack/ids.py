@@ -34,6 +34,8 @@ def new_run_id(now_ms: int | None = None) -> str:
         if ms <= _last[0]:
             ms = _last[0]
             rand = _last[1] + 1  # same (or earlier) millisecond: stay monotonic
+            if rand >> 80:  # the random part is used up: borrow the next millisecond
+                ms, rand = ms + 1, secrets.randbits(79)
         else:
             rand = secrets.randbits(80)
         _last[0], _last[1] = ms, rand & ((1 << 80) - 1)

@@ -16,8 +16,6 @@ import nbtrack
 
 from .errors import NbtrackError
 
-_STATE_ATTR = "_nbtrack_capture"
-
 
 class UsageError(Exception):
     pass
@@ -245,27 +243,18 @@ class TrackMagics:
 
 
 def load_ipython_extension(ipython) -> None:
-    state = getattr(ipython, _STATE_ATTR, None)
-    if state is not None:
-        return  # loaded already: never register hooks twice
-    from .active import layout_for
-    from .capture.cells import CellRecorder
-    from .capture.commands import CommandRecorder
+    from .capture import ipython as capture
 
+    state = capture.install(ipython)
+    if "magics" in state:
+        return  # loaded already: never register anything twice
     magics = TrackMagics(ipython)
     ipython.register_magic_function(magics.track, "line", "track")
     ipython.register_magic_function(magics.track_cell, "cell", "track")
-    cells = CellRecorder(ipython, layout_for())
-    cells.register()
-    commands = CommandRecorder(ipython)
-    commands.register()
-    setattr(ipython, _STATE_ATTR, {"magics": magics, "cells": cells, "commands": commands})
+    state["magics"] = magics
 
 
 def unload_ipython_extension(ipython) -> None:
-    state = getattr(ipython, _STATE_ATTR, None)
-    if state is None:
-        return
-    state["cells"].unregister()
-    state["commands"].unregister()
-    delattr(ipython, _STATE_ATTR)
+    from .capture import ipython as capture
+
+    capture.uninstall(ipython)

@@ -94,7 +94,12 @@ def to_number(key: str, value: object) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise MetricTypeError(
+                f"metric {key!r} got a {type(value).__name__} beyond the float64 range"
+            ) from None
     item = getattr(value, "item", None)  # 0-d numpy arrays, one-element torch tensors
     if callable(item) and not isinstance(value, (str, bytes)):
         try:
@@ -199,7 +204,8 @@ class Run:
         else:
             for key, v in metrics.items():
                 tv = type(v)
-                if (tv is not float and tv is not int) or key not in ids:
+                # an int beyond float64 (rare) takes the slow path, which refuses it
+                if (tv is not float and (tv is not int or not -1e308 < v < 1e308)) or key not in ids:
                     metrics = self._normalise(metrics)
                     break
         if step is not None and (type(step) is not int or step < 0 or step > metric_files.MAX_STEP):
@@ -224,7 +230,7 @@ class Run:
         out: dict[str, float] = {}
         for key, value in metrics.items():
             check_key(key)
-            out[key] = value if type(value) in (float, int) else to_number(key, value)
+            out[key] = value if type(value) is float else to_number(key, value)
         for key in out:
             if key not in self._key_ids:
                 self._key_ids[key] = len(self._keys)
@@ -244,10 +250,10 @@ class Run:
         return step
 
     # ------------------------------------------------------------------ events
-    def _event(self, kind: str, **fields) -> None:
+    def _event(self, _type: str, **fields) -> None:
         if self._ended and not self._editing:
             raise RunEndedError(f"run {self.name} ({self.id}) has ended")
-        fields["type"] = kind
+        fields["type"] = _type
         fields["t"] = _now()
         self._events.append(fields)
         if self._editing:
@@ -318,13 +324,15 @@ class Run:
         root = Path(folder)
         if not root.is_dir():
             raise NotADirectoryError(f"log_artifacts: no folder at {root}")
-        done = []
-        for src in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = src.relative_to(root).as_posix()
-            dest = safe_artifact_path(artifact_path, rel)
+        # every path is checked before anything is stored (an empty folder too)
+        safe_artifact_path(artifact_path, "_")
+        plan = [
+            (src, safe_artifact_path(artifact_path, src.relative_to(root).as_posix()))
+            for src in sorted(p for p in root.rglob("*") if p.is_file())
+        ]
+        for src, dest in plan:
             self._store_file(src, dest)
-            done.append(dest)
-        return done
+        return [dest for _, dest in plan]
 
     def _store_file(self, src: Path, dest: str) -> None:
         digest = objects.put_file(self.layout, src)

@@ -59,6 +59,7 @@ def spawn():
     def start(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         proc = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(code)],
+            stdin=subprocess.PIPE,
             env=child_environ(**(env or {})),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -116,11 +116,10 @@ class CellRecorder:
 
     def _backfill(self) -> None:
         """Cells executed before the extension was loaded, from IPython's input history."""
-        history = getattr(self.shell, "history_manager", None)
-        raw = list(getattr(history, "input_hist_raw", []) or [])
-        current = getattr(self.shell, "execution_count", len(raw))
+        raw = self._raw_history()
         rows = []
-        for count in range(1, min(len(raw), current)):
+        # the last entry is the cell running now (it loads us), recorded when it ends
+        for count in range(1, len(raw) - 1):
             source = raw[count]
             rows.append(
                 {
@@ -150,12 +149,29 @@ class CellRecorder:
         }
         self._current["run_ids"] = [r.id for r in self._current["runs"]]
 
+    def _cell_in_progress(self, source: str | None = None) -> dict:
+        """The cell running now, when the hooks were installed inside it (no pre event)."""
+        raw = self._raw_history()
+        if source is None:
+            source = raw[-1] if len(raw) > 1 else ""
+        runs = [r for r in active.open_runs() if r.owner]
+        return {"source": source, "sha256": sha256_text(source), "started": None,
+                "cell_id": None, "runs": runs, "run_ids": [r.id for r in runs],
+                "execution_count": len(raw) - 1 if len(raw) > 1 else None}
+
+    def _raw_history(self) -> list[str]:
+        """IPython's raw input history; entry N is cell N, the current cell is last."""
+        history = getattr(self.shell, "history_manager", None)
+        return list(getattr(history, "input_hist_raw", []) or [])
+
     def watch_run(self, run) -> None:
         """A run started (maybe by this very cell): record its cells and identity."""
         if not run.owner or run.id in self._run_cells:
             return
         self._run_cells[run.id] = []
         run.end_hooks.append(self._run_ending)
+        if self._current is None:  # installed in the middle of this cell
+            self._current = self._cell_in_progress()
         current = self._current
         if current is not None and run not in current["runs"]:
             current["runs"].append(run)
@@ -188,11 +204,8 @@ class CellRecorder:
         current = self._current
         self._current = None
         if current is None:  # the cell that loaded the extension: no pre event was seen
-            source = getattr(info, "raw_cell", "") or ""
-            current = {"source": source, "sha256": sha256_text(source), "started": None,
-                       "cell_id": getattr(info, "cell_id", None),
-                       "runs": [r for r in active.open_runs() if r.owner]}
-            current["run_ids"] = [r.id for r in current["runs"]]
+            current = self._cell_in_progress(getattr(info, "raw_cell", None))
+            current["cell_id"] = getattr(info, "cell_id", None)
         before = self._before
         self._before = {}
         ns = self.shell.user_ns
@@ -224,8 +237,8 @@ class CellRecorder:
     def _record_on(self, run, current: dict, ended: float, ok: bool, err_type, err_msg,
                    bound: list, deleted: list) -> None:
         count = current.get("execution_count")
-        if count is None:
-            count = getattr(self.shell, "execution_count", None)
+        if count is None:  # the run ends inside the cell: it is the newest history entry
+            count = len(self._raw_history()) - 1
         self._run_cells.setdefault(run.id, []).append(current["sha256"])
         run._event(
             "cell",

@@ -10,6 +10,7 @@ environment (package installs) also refresh the cached environment snapshot.
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from .. import active
@@ -43,6 +44,7 @@ class CommandRecorder:
         self.shell = shell
         self._orig_system = None
         self._orig_getoutput = None
+        self._depth = threading.local()
 
     def register(self) -> None:
         if self._orig_system is not None:
@@ -60,19 +62,27 @@ class CommandRecorder:
         self._orig_system = self._orig_getoutput = None
 
     def _system(self, cmd, *args, **kwargs):
-        started = time.time()
-        try:
-            return self._orig_system(cmd, *args, **kwargs)
-        finally:
-            code = self.shell.user_ns.get("_exit_code")
-            self.record(str(cmd), started, code if isinstance(code, int) else None)
+        return self._call(self._orig_system, cmd, args, kwargs, exit_code=True)
 
     def _getoutput(self, cmd, *args, **kwargs):
+        return self._call(self._orig_getoutput, cmd, args, kwargs, exit_code=False)
+
+    def _call(self, original, cmd, args, kwargs, exit_code: bool):
+        """Run the command; record it once even when one shell method calls the other."""
+        if getattr(self._depth, "value", 0):
+            return original(cmd, *args, **kwargs)
+        self._depth.value = 1
         started = time.time()
         try:
-            return self._orig_getoutput(cmd, *args, **kwargs)
+            return original(cmd, *args, **kwargs)
         finally:
-            self.record(str(cmd), started, None)
+            self._depth.value = 0
+            code = self.shell.user_ns.get("_exit_code") if exit_code else None
+            self.record(str(cmd), started, code if isinstance(code, int) else None)
+
+    def _current_count(self) -> int | None:
+        raw = getattr(getattr(self.shell, "history_manager", None), "input_hist_raw", None)
+        return len(raw) - 1 if raw else None
 
     def record(self, command: str, started: float, exit_status: int | None) -> None:
         from .secrets import redact_text
@@ -92,7 +102,7 @@ class CommandRecorder:
             "exit_status": exit_status,
             "started": started,
             "ended": time.time(),
-            "execution_count": getattr(self.shell, "execution_count", None),
+            "execution_count": self._current_count(),
         }
         for run in runs:
             run._event("command", **fields)

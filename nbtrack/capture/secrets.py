@@ -97,7 +97,8 @@ _FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)(=|\s+)(\"[^\"]*\"|'[^']*'|[^\
 _ASSIGN = re.compile(
     r"(?<![\w.-])([A-Za-z_][\w.-]*|\"[A-Za-z_][\w.-]*\")(\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}&]+)"
 )
-_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{8,}")
+_SCHEMES = ("Bearer", "Basic", "Token", "Digest")
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{4,}")
 
 
 def is_secret_name(name: str) -> bool:
@@ -199,9 +200,10 @@ def _flag(m: re.Match) -> str:
 
 def _assign(m: re.Match) -> str:
     name, sep, value = m.groups()
-    if not is_secret_name(name.strip('"')) or value.startswith(REDACTED):
-        return m.group()
-    return f"{name}{sep}{REDACTED}"
+    if not is_secret_name(name.strip('"')) or value.startswith(REDACTED) or value in _SCHEMES:
+        return m.group()  # an auth scheme's credential was redacted by _AUTH_SCHEME
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{name}{sep}{quote}{REDACTED}{quote}"
 
 
 def _token(m: re.Match) -> str:

@@ -34,7 +34,7 @@ SCALAR_FIELDS = {
     "host": "string",
     "pid": "int64",
     "pid_start": "int64",
-    "archived": "bool",
+    "archived": "bool_",
     "cost_per_hour": "float64",
 }
 LIST_FIELDS = ("tags",)
