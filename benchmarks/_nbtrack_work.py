@@ -292,8 +292,7 @@ def query_runs(reps: int) -> dict:
     dicts = frame.to_dicts()
 
     def read_index():
-        return pl.concat([pl.read_ipc(p, memory_map=False) for p in arrow_files]) \
-            if arrow_files else None
+        return pl.concat([pl.read_ipc(p) for p in arrow_files]) if arrow_files else None
 
     def from_dicts():
         return pl.DataFrame(dicts)

@@ -393,7 +393,8 @@ def bench_mlflow(s, env, tmp, table, results) -> dict:
             "_mlflow_work.py", "query_runs", {"reps": s["mlflow_runs_reps"]}, store("runs"), tmp))
         if "warm_median_s" in out["query_runs"]:
             m = out["query_runs"]
-            same_n = nb("runs", "query", "rows") == m["rows"]
+            nb_n = nb("runs", "query", "rows")
+            same_n = nb_n is None or nb_n == m["rows"]
             table.add(f"mlflow search over {m['rows']:,} runs, warm", fmt(m["warm_median_s"], "s"),
                       f"nbtrack runs(): {fmt(nb('runs', 'query', 'warm_median_s'), 's')}"
                       + ("" if same_n else " (different N!)"),

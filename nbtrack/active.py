@@ -133,6 +133,7 @@ def start_run(
     index.write_row(layout, state.summary_row(state.fold(events), {}))
     with _lock:
         _stack.append(run)
+        _export_env()
     flushing.register(run)
     _install_exit_hooks()
     if trace_files:
@@ -201,6 +202,28 @@ def forget(run: Run) -> None:
     with _lock:
         if run in _stack:
             _stack.remove(run)
+            _export_env()
+
+
+_env_before: dict[str, str | None] = {}
+
+
+def _export_env() -> None:
+    """Point ``NBTRACK_RUN_ID``/``NBTRACK_HOME`` at the active run (callers hold ``_lock``),
+    so ``!python train.py`` and ``subprocess.run`` log into it; restore them when no run
+    is active."""
+    if _stack:
+        top = _stack[-1]
+        for name, value in ((RUN_ID_ENV, top.id), (HOME_ENV, str(top.layout.root))):
+            _env_before.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        return
+    for name, value in _env_before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _env_before.clear()
 
 
 def require() -> Run:

@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     top = _Parser(prog="%track", add_help=True,
-                  description="Track the runs of this notebook. `%track CMD --help` for one command.")
+                  description="Track the runs of this notebook. `%%track CMD --help` for one command.")
     sub = top.add_subparsers(dest="cmd", parser_class=_Parser)
     p: dict[str, _Parser] = {}
 
@@ -41,7 +41,7 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
         p[name] = sub.add_parser(name, help=help_, description=help_)
         return p[name]
 
-    s = add("start", "start a run (ends the one %track start began before)")
+    s = add("start", "start a run (ends the one %%track start began before)")
     s.add_argument("experiment", nargs="?", default=None)
     s.add_argument("--name")
     s.add_argument("--tags", help="comma-separated")
@@ -52,7 +52,7 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
                    choices=["completed", "failed", "killed"])
     s = add("params", "log notebook variables as params (values now)")
     s.add_argument("names", nargs="+")
-    s = add("log", "log metrics: %track log loss=0.3 acc=0.9 [step=N]")
+    s = add("log", "log metrics: %%track log loss=0.3 acc=0.9 [step=N]")
     s.add_argument("pairs", nargs="+", metavar="key=value")
     s = add("tag", "add tags to the active run (--remove to remove)")
     s.add_argument("tags", nargs="+")

@@ -59,6 +59,9 @@ def test_run_upstream_crosses_a_rename(chain):
     raw = sha("data/raw.csv")
     assert raw in up  # prepare's input comes with it
     assert evaluate.id not in up
+    text = repr(up)  # each run lists a file under the name it used
+    assert f"produced  data/clean.csv@{sha('data/train.csv')[:12]}" in text
+    assert f"used      data/train.csv@{sha('data/train.csv')[:12]}" in text
 
 
 def test_run_downstream_and_both(chain):

@@ -140,7 +140,7 @@ def test_redact_env_extra_allow_list():
     ("text", "expected"),
     [("python train.py --password hunter2 --lr 0.1", f"python train.py --password {REDACTED} --lr 0.1"),
      ("huggingface-cli login --token=abc123", f"huggingface-cli login --token={REDACTED}"),
-     ('AWS_SECRET_ACCESS_KEY="x y" DB_PASS=pw python run.py', f'AWS_SECRET_ACCESS_KEY={REDACTED} DB_PASS={REDACTED} python run.py'),
+     ('AWS_SECRET_ACCESS_KEY="x y" DB_PASS=pw python run.py', f'AWS_SECRET_ACCESS_KEY="{REDACTED}" DB_PASS={REDACTED} python run.py'),
      ("curl -H 'Authorization: Bearer abcdefghijkl' https://api", f"curl -H 'Authorization: Bearer {REDACTED}' https://api"),
      (f"echo {GH_TOKEN}", f"echo {REDACTED}"),
      (f"echo {AWS_SECRET}", f"echo {REDACTED}"),

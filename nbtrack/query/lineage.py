@@ -332,9 +332,6 @@ class Lineage:
                          f"{r['status']}] {r['id']}")
             lines += [f"       used      {label}" for _, label in used]
             lines += [f"       produced  {label}" for _, label in made]
-        lone = [f for f in self.files if not self._g.producers.get(f["id"])
-                and not self._g.consumers.get(f["id"])]
-        lines += [f"   file {f['label']}" for f in lone]
         return "\n".join(lines) + ">"
 
     def _repr_html_(self) -> str:
