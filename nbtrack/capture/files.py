@@ -131,7 +131,7 @@ class Tracer:
             if absolute == store or absolute.startswith(store + os.sep):
                 return None
         rel = absolute[len(self._root_sep):].replace(os.sep, "/")
-        if False:
+        if _NEVER_RE.search(rel):
             return None
         if self._include is not None and not self._include.match(rel):
             return None
