@@ -39,7 +39,17 @@ from .active import (
     start_run,
     use_input,
 )
-from .api import experiment, experiments, get_run, lineage, metrics, runs, store_root
+from .api import (
+    experiment,
+    experiments,
+    export,
+    get_run,
+    lineage,
+    metrics,
+    reproduce,
+    runs,
+    store_root,
+)
 from .edit import Experiment, open_run
 from .run import Run
 
@@ -52,7 +62,9 @@ __all__ = [
     "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
-    "store_root", "lineage",
+    "store_root",
+    # reproducing and lineage
+    "export", "reproduce", "lineage",
     "errors",
 ]
 

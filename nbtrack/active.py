@@ -36,6 +36,13 @@ _layouts: dict[str, Layout] = {}
 _guest: list[Run] = []
 _exit_status: list[tuple[str, str]] = []
 _start_listeners: list = []
+_reproducing: dict = {}  # set by an exported notebook: the next run reproduces this one
+
+
+def mark_reproduction(original_run_id: str, **details) -> None:
+    """Make the next run this process starts a reproduction of ``original_run_id``."""
+    _reproducing.clear()
+    _reproducing.update(details, of=original_run_id)
 
 
 def on_run_start(callback) -> None:
@@ -94,6 +101,10 @@ def start_run(
     """
     experiment = check_experiment(experiment)
     tag_list = [check_tag(t) for t in _iter_tags((tags,))] if tags else []
+    reproduces = dict(_reproducing)
+    _reproducing.clear()
+    if reproduces and "reproduction" not in tag_list:
+        tag_list.append("reproduction")
     flat_params = flatten(params) if params else {}
     layout = layout_for(store)
     run_id = new_run_id()
@@ -114,6 +125,9 @@ def start_run(
         **context.start_records(layout),
         **(dict(extra) if extra else {}),
     }
+    if reproduces:
+        start["reproduces"] = reproduces["of"]
+        start["reproduction"] = reproduces
     events = [start]
     if tag_list:
         events.append({"type": "tags", "t": started, "add": tag_list})

@@ -112,3 +112,31 @@ def lineage(target, depth: int | None = None, direction: str = "both",
         current.flush()  # the active run's recorded files are part of the graph
     return q.lineage(layout_for(store), target, depth=depth, direction=direction,
                      all_versions=all_versions)
+
+
+def export(run, path: str | os.PathLike, store: str | os.PathLike | None = None):
+    """Write a notebook (nbformat v4) that reproduces ``run`` in a fresh kernel.
+
+    It holds the earlier cells the run depends on, the run's own cells as they
+    ran, a setup cell restoring the run's inputs from the store, and the run's
+    identity in ``metadata.nbtrack``.
+
+    >>> nbtrack.export("blazing-curie-0544", "repro.ipynb")
+    """
+    from .repro.export import export as _export
+
+    return _export(layout_for(store), run, path)
+
+
+def reproduce(notebook: str | os.PathLike, tolerance: float = 1e-9, timeout: float = 600,
+              store: str | os.PathLike | None = None):
+    """Run an exported notebook in a fresh kernel and compare the new run with the original.
+
+    Returns a report: ``.ok``, ``.differences`` (code, inputs, params, metrics per step
+    beyond ``tolerance`` relative), ``.timings``.
+
+    >>> report = nbtrack.reproduce("repro.ipynb", tolerance=1e-6); report.ok
+    """
+    from .repro.reproduce import reproduce as _reproduce
+
+    return _reproduce(layout_for(store), notebook, tolerance=tolerance, timeout=timeout)

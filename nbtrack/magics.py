@@ -170,10 +170,9 @@ class TrackMagics:
             if not sep or not key:
                 raise UsageError(f"%track log: expected key=value, got {pair!r}")
             if key == "step":
-                try:
-                    step = int(text)
-                except ValueError:
-                    raise UsageError(f"%track log: step must be an integer, got {text!r}") from None
+                step = _number(text, self.shell, key)
+                if isinstance(step, bool) or not isinstance(step, int):
+                    raise UsageError(f"%track log: step must be an integer, got {text!r}")
                 continue
             values[key] = _number(text, self.shell, key)
         nbtrack.log(values, step=step)

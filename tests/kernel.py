@@ -81,8 +81,8 @@ class Kernel:
         try:
             self.kc.stop_channels()
         finally:
-            if self.km.is_alive():
-                self.km.shutdown_kernel(now=True)
+            if self.km.is_alive():  # as a frontend does: ask, so atexit handlers run
+                self.km.shutdown_kernel(now=False)
 
     def __enter__(self) -> Kernel:
         return self

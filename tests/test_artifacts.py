@@ -18,8 +18,14 @@ def write(path: str, data: bytes) -> Path:
     return p
 
 
-def object_files(store: Path) -> list[Path]:
-    return sorted(p for p in (store / "objects" / "sha256").rglob("*") if p.is_file())
+def object_files(store: Path) -> set[Path]:
+    """Every stored object (a run start may store some of its own, e.g. the environment)."""
+    return {p for p in (store / "objects" / "sha256").rglob("*") if p.is_file()}
+
+
+def object_path(store: Path, data: bytes) -> Path:
+    digest = sha(data)
+    return store / "objects" / "sha256" / digest[:2] / digest[2:]
 
 
 def sha(data: bytes) -> str:
@@ -33,8 +39,7 @@ def test_log_artifact_stores_content_by_hash_and_records_an_output(store):
         dest = run.log_artifact("model.pt", artifact_path="checkpoints/")
     assert dest == "checkpoints/model.pt"
     digest = sha(data)
-    obj = store / "objects" / "sha256" / digest[:2] / digest[2:]
-    assert obj.read_bytes() == data
+    assert object_path(store, data).read_bytes() == data
     log = nbtrack.get_run(run.id)
     assert log["artifacts"] == [
         {"path": "checkpoints/model.pt", "source": "model.pt", "sha256": digest,
@@ -51,11 +56,12 @@ def test_identical_content_is_stored_once_across_runs(store):
     write("b/other-name.bin", b"same bytes")
     write("c/data.csv", b"same bytes")
     with nbtrack.start_run("exp") as one:
+        before = object_files(store)
         one.log_artifact("a/model.pt")
     with nbtrack.start_run("exp") as two:
         two.log_artifact("b/other-name.bin", artifact_path="x")
         two.use_input("c/data.csv")
-    assert len(object_files(store)) == 1
+    assert object_files(store) - before == {object_path(store, b"same bytes")}
     digests = {
         item["sha256"]
         for r in (one, two)
@@ -68,10 +74,13 @@ def test_identical_content_is_stored_once_across_runs(store):
 def test_changed_content_gets_a_new_object(store):
     p = write("model.pt", b"v1")
     with nbtrack.start_run("exp") as run:
+        before = object_files(store)
         run.log_artifact(p)
         p.write_bytes(b"version two")
         run.log_artifact(p, artifact_path="later")
-    assert len(object_files(store)) == 2
+    assert object_files(store) - before == {
+        object_path(store, b"v1"), object_path(store, b"version two"),
+    }
     assert [a["sha256"] for a in nbtrack.get_run(run.id)["artifacts"]] == [
         sha(b"v1"), sha(b"version two"),
     ]
@@ -82,6 +91,7 @@ def test_log_artifacts_keeps_the_folder_layout(store):
     write("out/plots/loss.png", b"png")
     write("out/plots/acc.png", b"png")  # same content as loss.png: one object
     with nbtrack.start_run("exp") as run:
+        before = object_files(store)
         done = run.log_artifacts("out", artifact_path="results/")
     assert done == ["results/metrics.json", "results/plots/acc.png", "results/plots/loss.png"]
     log = nbtrack.get_run(run.id)
@@ -89,7 +99,9 @@ def test_log_artifacts_keeps_the_folder_layout(store):
     assert sorted(o["path"] for o in log["outputs"]) == [
         "out/metrics.json", "out/plots/acc.png", "out/plots/loss.png",
     ]
-    assert len(object_files(store)) == 2
+    assert object_files(store) - before == {
+        object_path(store, b"{}"), object_path(store, b"png"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -101,6 +113,7 @@ def test_artifact_path_leaving_the_run_is_refused_and_nothing_stored(store, bad)
     write("empty/.keep", b"")
     Path("empty/.keep").unlink()
     with nbtrack.start_run("exp") as run:
+        before = object_files(store)
         with pytest.raises(ArtifactPathError):
             run.log_artifact("model.pt", artifact_path=bad)
         with pytest.raises(ArtifactPathError):
@@ -109,7 +122,7 @@ def test_artifact_path_leaving_the_run_is_refused_and_nothing_stored(store, bad)
             run.log_artifacts("empty", artifact_path=bad)
         with pytest.raises(ArtifactPathError):
             nbtrack.log_artifact("model.pt", artifact_path=bad)
-    assert object_files(store) == []
+    assert object_files(store) == before
     log = nbtrack.get_run(run.id)
     assert log["artifacts"] == [] and log["outputs"] == []
 
@@ -118,9 +131,10 @@ def test_log_artifacts_refuses_a_bad_file_before_storing_any(store):
     write("folder/a.txt", b"a")
     write("folder/b\\c.txt", b"b")  # a legal file name on POSIX, not a legal artifact path
     with nbtrack.start_run("exp") as run:
+        before = object_files(store)
         with pytest.raises(ArtifactPathError):
             run.log_artifacts("folder")
-    assert object_files(store) == []
+    assert object_files(store) == before
     assert nbtrack.get_run(run.id)["artifacts"] == []
 
 
@@ -135,7 +149,7 @@ def test_use_input_records_path_size_hash_and_returns_the_path(store):
         ("data/train.csv", 8, sha(b"a,b\n1,2\n"))
     ] * 3
     assert nbtrack.runs()["inputs"].to_list() == [["data/train.csv"] * 3]
-    assert (store / "objects" / "sha256" / sha(b"a,b\n1,2\n")[:2]).is_dir()
+    assert object_path(store, b"a,b\n1,2\n").read_bytes() == b"a,b\n1,2\n"
 
 
 def test_file_outside_the_working_directory_is_recorded_absolute(tmp_path, monkeypatch):
@@ -170,7 +184,8 @@ def test_log_dataset_is_a_named_input():
 def test_log_output_records_an_output(store):
     write("preds.parquet", b"PAR1")
     with nbtrack.start_run("exp") as run:
+        before = object_files(store)
         assert run.log_output("preds.parquet") == "preds.parquet"
     [out] = nbtrack.get_run(run.id)["outputs"]
     assert (out["path"], out["size"], out["sha256"]) == ("preds.parquet", 4, sha(b"PAR1"))
-    assert len(object_files(store)) == 1
+    assert object_files(store) - before == {object_path(store, b"PAR1")}

@@ -58,7 +58,9 @@ def test_snapshot_holds_the_environment_and_is_json():
     assert snap["cpu"]["logical_cores"] == os.cpu_count()
     assert snap["memory_bytes"] > 2**26
     assert isinstance(snap["gpus"], list)
-    assert snap["capture_ms"] >= 0 and re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]{8}Z", snap["captured_at"])
+    assert snap["capture_ms"] >= 0 and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT[\d:]{8}Z", snap["captured_at"]
+    )
 
 
 def test_packages_match_importlib_metadata():
@@ -121,7 +123,9 @@ def test_planted_secrets_never_reach_the_snapshot(tmp_path, monkeypatch):
 def test_egg_info_and_editable_sources(tmp_path, monkeypatch):
     project, site = tmp_path / "project", tmp_path / "site"
     (project / "mylib.egg-info").mkdir(parents=True)  # setuptools leaves this in the project
-    (project / "mylib.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: mylib\nVersion: 0.5\n")
+    (project / "mylib.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: mylib\nVersion: 0.5\n"
+    )
     dist_info(site, "mylib", "0.5", {"url": "file:///src/mylib", "dir_info": {"editable": True}})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(project))  # the project folder first, as when run from it

@@ -142,6 +142,7 @@ def test_writes_are_hashed_at_cell_end_and_each_new_content_is_a_version(data):
 
 def test_read_then_rewritten_gives_input_before_and_output_after(data):
     before = data.read_bytes()
+    Path("old.txt").write_text("old")
     with nbtrack.start_run("t", trace_files=True) as run:
         text = data.read_text()
         data.write_text(text + "5,6\n")  # cleaned in place
@@ -149,9 +150,12 @@ def test_read_then_rewritten_gives_input_before_and_output_after(data):
         with open("notes.txt", "r+") as f:  # read and written through one handle
             f.read()
             f.write("!")
+        with open("old.txt", "w+") as f:  # truncated on open: nothing of it is read
+            f.write("fresh")
     assert recorded(run, "inputs") == [("data/raw.csv", sha(before)), ("notes.txt", sha("hello"))]
     assert recorded(run, "outputs") == [
-        ("data/raw.csv", sha(before + b"5,6\n")), ("notes.txt", sha("hello!"))]
+        ("data/raw.csv", sha(before + b"5,6\n")), ("notes.txt", sha("hello!")),
+        ("old.txt", sha("fresh"))]
 
 
 def test_temporary_file_renamed_over_its_final_name(data):
@@ -161,6 +165,21 @@ def test_temporary_file_renamed_over_its_final_name(data):
         Path("scratch.txt").write_text("gone soon")
         os.remove("scratch.txt")
     assert recorded(run, "outputs") == [("result.json", sha('{"ok": true}'))]
+
+
+def test_relative_paths_follow_chdir(data):
+    Path("x.txt").write_text("top")
+    Path("data/x.txt").write_text("below")
+    with nbtrack.start_run("t", trace_files=True) as run:
+        Path("x.txt").read_text()
+        os.chdir("data")
+        try:
+            Path("x.txt").read_text()
+            Path("y.txt").write_text("made below")
+        finally:
+            os.chdir("..")
+    assert recorded(run, "inputs") == [("x.txt", sha("top")), ("data/x.txt", sha("below"))]
+    assert recorded(run, "outputs") == [("data/y.txt", sha("made below"))]
 
 
 def test_explicit_logging_is_not_recorded_twice(data):

@@ -6,10 +6,11 @@ import re
 import time
 
 import pytest
-from support import finish
 
 import nbtrack
 from nbtrack import ids
+
+from support import finish
 
 RUN_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{26}$")
 

@@ -150,6 +150,8 @@ def test_redact_env_extra_allow_list():
       "pip install torch==2.3.0 --index-url https://download.pytorch.org/whl/cu121"),
      ("git checkout 4e03cf90e148656e104d8cc6aac64fbede502f94", "git checkout 4e03cf90e148656e104d8cc6aac64fbede502f94"),
      ("!ls -la /home/user/data", "!ls -la /home/user/data"),
+     ("{'api_key': 'abc', 'lr': 0.1}", f"{{'api_key': '{REDACTED}', 'lr': 0.1}}"),
+     ("hf login --token --verbose", "hf login --token --verbose"),
      ("", "")],
 )  # fmt: skip
 def test_redact_text(text, expected):

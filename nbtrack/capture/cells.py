@@ -117,15 +117,19 @@ class CellRecorder:
     def _backfill(self) -> None:
         """Cells executed before the extension was loaded, from IPython's input history."""
         raw = self._raw_history()
+        # IPython >= 9 keeps the exceptions of failed cells by execution count
+        failed = getattr(getattr(self.shell, "history_manager", None), "exceptions", None) or {}
         rows = []
         # the last entry is the cell running now (it loads us), recorded when it ends
         for count in range(1, len(raw) - 1):
             source = raw[count]
+            error = failed.get(count)
             rows.append(
                 {
                     "session_id": self.session_id, "execution_count": count, "source": source,
                     "sha256": sha256_text(source), "before_load": True, "run_ids": [],
-                    "bound": [], "deleted": [],
+                    "bound": None, "deleted": None, "ok": False if error else None,
+                    "error_type": error.get("ename") if isinstance(error, dict) else None,
                 }
             )
         with self._lock:
@@ -187,6 +191,7 @@ class CellRecorder:
             failed = status in ("failed", "killed")
             self._record_on(run, current, time.time(), not failed, None, None, [], [])
             current["runs"].remove(run)
+        self.flush()  # the history an export of this run needs is on disk when it ends
         hashes = self._run_cells.pop(run.id, [])
         run._event(
             "code",
@@ -209,8 +214,11 @@ class CellRecorder:
         before = self._before
         self._before = {}
         ns = self.shell.user_ns
-        bound = [k for k, v in ns.items() if before.get(k) != id(v) and not _ignored(k)]
-        deleted = [k for k in before if k not in ns and not _ignored(k)]
+        if current["started"] is None:  # not watched from its start: what it bound is unknown
+            bound = deleted = None
+        else:
+            bound = [k for k, v in ns.items() if before.get(k) != id(v) and not _ignored(k)]
+            deleted = [k for k in before if k not in ns and not _ignored(k)]
         error = result.error_in_exec or result.error_before_exec
         ok = error is None
         err_type = type(error).__name__ if error is not None else None

@@ -10,6 +10,7 @@ is hashed as its code identity.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 
@@ -69,7 +70,11 @@ def start_records(layout: Layout) -> dict:
     from .secrets import redact_text
 
     snap = env.snapshot()
-    out: dict = {"env_sha256": _env_hash(layout, snap), "env_summary": summary(snap)}
+    out: dict = {
+        "env_sha256": _env_hash(layout, snap),
+        "env_summary": summary(snap),
+        "cwd": os.getcwd(),
+    }
     repo = git.info()
     if repo:
         out["git"] = repo

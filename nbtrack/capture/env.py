@@ -18,6 +18,7 @@ and ``nvidia-smi``, the slow part on GPU machines, runs while the rest is read.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from . import secrets
 
 GPU_TIMEOUT_S = 3.0  # nvidia-smi can hang on a wedged driver; a run start must not
 _GPU_QUERY = "name,memory.total,driver_version,uuid"
+_SEPARATORS = re.compile(r"[-_.]+")  # PEP 503 name normalisation
 
 _lock = threading.Lock()
 _static: dict | None = None  # everything but env_vars and cwd
@@ -42,7 +44,10 @@ def snapshot(refresh: bool = False) -> dict:
     """
     global _static, _seen, _full
     environ = dict(getattr(os.environ, "_data", os.environ))  # the raw dict: ~1 µs to copy
-    cwd = _cwd()
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:  # the working directory was deleted under us
+        cwd = None
     with _lock:
         if refresh or _static is None:
             _static, _seen = _capture(), None
@@ -59,25 +64,25 @@ def invalidate() -> None:
         _static = _seen = _full = None
 
 
-def _cwd() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:  # the working directory was deleted under us
-        return None
-
-
 def _capture() -> dict:
+    import getpass
+    import socket
+
     t0 = time.perf_counter()
     gpu_probe = _start_nvidia_smi()
     packages, sources = _packages()
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        user = None
     snap = {
         "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": _python(),
         "packages": packages,
         "package_sources": sources,
         "os": _os(),
-        "host": _hostname(),
-        "user": _user(),
+        "host": socket.gethostname(),
+        "user": user,
         "cpu": _cpu(),
         "memory_bytes": _memory(),
         "container": _container(),
@@ -92,20 +97,10 @@ def _python() -> dict:
 
     # the interpreter's own prefix, not $VIRTUAL_ENV: a kernel may run outside the shell's venv
     venv = sys.prefix if sys.prefix != sys.base_prefix else None
-    return {
-        "version": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "executable": sys.executable,
-        "prefix": sys.prefix,
-        "virtualenv": venv,
-        "conda_env": os.environ.get("CONDA_DEFAULT_ENV") or os.environ.get("CONDA_PREFIX"),
-    }
-
-
-def _canonical(name: str) -> str:
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
+    conda = os.environ.get("CONDA_DEFAULT_ENV") or os.environ.get("CONDA_PREFIX")
+    return {"version": platform.python_version(), "implementation": platform.python_implementation(),
+            "executable": sys.executable, "prefix": sys.prefix, "virtualenv": venv,
+            "conda_env": conda}  # fmt: skip
 
 
 def _packages() -> tuple[dict[str, str], dict[str, dict]]:
@@ -121,35 +116,34 @@ def _packages() -> tuple[dict[str, str], dict[str, dict]]:
             continue
         for item in found:
             stem, _, version = item.name.rpartition(".")[0].partition("-")
-            name = _canonical(stem)
+            name = _SEPARATORS.sub("-", stem).lower()
+            source = _direct_url(item.path) if item.name.endswith(".dist-info") else None
             if name in packages:
                 # a stale ``X.egg-info`` in the project folder shadows the editable
                 # install's dist-info: keep where the install came from all the same
-                if name not in sources and item.name.endswith(".dist-info"):
-                    source = _direct_url(item.path)
-                    if source and source["editable"]:
-                        sources[name] = source
+                if source and source["editable"]:
+                    sources.setdefault(name, source)
                 continue
             if not version[:1].isdigit() or "-" in version:  # egg-info, unescaped old names
-                version = _read_version(item.path)
-                if version is None:
-                    continue
-            packages[name] = version
-            if item.name.endswith(".dist-info"):
-                source = _direct_url(item.path)
+                version = _metadata_version(item.path)
+            if version:
+                packages[name] = version
                 if source:
                     sources[name] = source
     return dict(sorted(packages.items())), dict(sorted(sources.items()))
 
 
-def _read_version(path: str) -> str | None:
-    from importlib.metadata import PathDistribution
-    from pathlib import Path
-
-    try:
-        return PathDistribution(Path(path)).version
-    except Exception:  # a broken install must not break capture
-        return None
+def _metadata_version(path: str) -> str | None:
+    """The ``Version:`` header of a dist's metadata, read directly: importing
+    importlib.metadata (email, zipfile, csv ...) would cost more than the whole capture."""
+    names = ("METADATA", "PKG-INFO") if os.path.isdir(path) else ("",)  # or a PKG-INFO file
+    for file in (os.path.join(path, n) if n else path for n in names):
+        for line in (_read(file) or "").splitlines():
+            if not line:
+                break  # the headers end at the first blank line
+            if line.startswith("Version:"):
+                return line[8:].strip() or None
+    return None
 
 
 def _direct_url(dist_info: str) -> dict | None:
@@ -163,13 +157,10 @@ def _direct_url(dist_info: str) -> dict | None:
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return None
     vcs = data.get("vcs_info") or {}
-    return {
-        "url": secrets.strip_url_credentials(data["url"]),
-        "editable": bool((data.get("dir_info") or {}).get("editable")),
-        "vcs": vcs.get("vcs"),
-        "commit_id": vcs.get("commit_id"),
-        "requested_revision": vcs.get("requested_revision"),
-    }
+    return {"url": secrets.strip_url_credentials(data["url"]),
+            "editable": bool((data.get("dir_info") or {}).get("editable")), "vcs": vcs.get("vcs"),
+            "commit_id": vcs.get("commit_id"),
+            "requested_revision": vcs.get("requested_revision")}  # fmt: skip
 
 
 def _os() -> dict:
@@ -190,21 +181,6 @@ def _os() -> dict:
     except (OSError, AttributeError):
         pass
     return info
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
-
-
-def _user() -> str | None:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):
-        return None
 
 
 def _read(path: str) -> str | None:
@@ -258,14 +234,10 @@ def _container() -> dict:
     markers += [f"/proc/1/cgroup:{w}" for w in words]
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         markers.append("env:KUBERNETES_SERVICE_HOST")
-    if "kubepods" in words or "env:KUBERNETES_SERVICE_HOST" in markers:
-        kind = "kubernetes"
-    elif "/run/.containerenv" in markers or "podman" in words:
-        kind = "podman"
-    elif "/.dockerenv" in markers or "docker" in words:
-        kind = "docker"
-    else:
-        kind = "other" if markers else "none"
+    found = " ".join(markers).lower()
+    kinds = (("kubernetes", "kube"), ("podman", "podman"), ("podman", "containerenv"),
+             ("docker", "docker"), ("other", "/"), ("none", ""))  # fmt: skip
+    kind = next(k for k, clue in kinds if clue in found)
     image = os.environ.get("NBTRACK_IMAGE") or None
     if image is None and "/run/.containerenv" in markers:  # podman writes image="..." there
         for line in (_read("/run/.containerenv") or "").splitlines():
@@ -280,11 +252,12 @@ def _container() -> dict:
 def _start_nvidia_smi():
     """Start ``nvidia-smi`` in the background (the slow part on GPU hosts), or say why not."""
     import shutil
-    import subprocess
 
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return "nvidia-smi not found on PATH"
+    import subprocess
+
     args = [exe, f"--query-gpu={_GPU_QUERY}", "--format=csv,noheader,nounits"]
     try:
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -70,6 +70,7 @@ _DECISIONS_MAX = 10_000
 _tracers: tuple[Tracer, ...] = ()  # replaced whole (never mutated) so the hook reads it lock-free
 _lock = threading.Lock()
 _guard = threading.local()
+_paths: dict[str, str] = {}  # path as opened -> absolute, for the current working directory
 _installed = False
 # code objects of nbtrack's own reads of a file (explicit use_input / log_output)
 _OWN_CODES = frozenset({objects.put_file.__code__, objects.hash_file.__code__})
@@ -140,28 +141,28 @@ class Tracer:
         return rel
 
     # -------------------------------------------------------------- events
-    def opened(self, absolute: str, rel: str, reading: bool, writing: bool, own: bool) -> None:
-        if own:  # nbtrack hashing a file for an explicit use_input / log_output
-            key = _stat_key(absolute)
-            if key is not None:
-                with self._lock:
-                    self._explicit[absolute] = key
-                    self._seen[absolute] = key
-            return
-        if reading:
-            self._read(absolute, rel)
-        if writing:
+    def wrote(self, absolute: str, rel: str) -> None:
+        if absolute not in self.written:
             with self._lock:
                 self.written.setdefault(absolute, rel)
 
-    def _read(self, absolute: str, rel: str) -> None:
-        key = _stat_key(absolute)
-        if key is None:
-            return
+    def known(self, absolute: str, key: tuple) -> bool:
+        """Whether this version of the file was looked at already (the common case)."""
+        return self._seen.get(absolute) == key
+
+    def explicit(self, absolute: str, key: tuple) -> None:
+        """nbtrack itself read the file for an explicit use_input / log_output / log_artifact."""
         with self._lock:
-            if self._seen.get(absolute) == key or absolute in self.written:
-                return  # this version is recorded already, or the run made the file itself
-            if absolute in self._busy:
+            self._explicit[absolute] = key
+            self._seen[absolute] = key
+
+    def read(self, absolute: str, rel: str, key: tuple) -> None:
+        """Record the version about to be read as an input (once per version)."""
+        with self._lock:
+            if self._seen.get(absolute) == key or absolute in self._busy:
+                return
+            if absolute in self.written:  # the run made this file itself: not an input
+                self._seen[absolute] = key
                 return
             self._busy.add(absolute)
         try:
@@ -246,7 +247,7 @@ class _busy:
 # ------------------------------------------------------------------ the hook
 def _hook(event: str, args: tuple) -> None:
     tracers = _tracers
-    if not tracers or (event != "open" and event != "os.rename"):
+    if not tracers or (event != "open" and event != "os.rename" and event != "os.chdir"):
         return
     if getattr(_guard, "busy", False):
         return
@@ -254,38 +255,58 @@ def _hook(event: str, args: tuple) -> None:
     try:
         if event == "open":
             _on_open(tracers, args)
-        else:
+        elif event == "os.rename":
             _on_rename(tracers, args)
+        else:
+            _paths.clear()  # relative paths mean something else now
     except Exception:  # noqa: BLE001, S110 - tracing must never break the user's open()
         pass
     finally:
         _guard.busy = False
 
 
+def _absolute(path: str) -> str:
+    """``os.path.abspath`` without a ``getcwd`` call per open: cached until ``os.chdir``."""
+    found = _paths.get(path)
+    if found is None:
+        if len(_paths) >= _DECISIONS_MAX:
+            _paths.clear()
+        found = _paths[path] = os.path.abspath(path)
+    return found
+
+
 def _on_open(tracers: tuple[Tracer, ...], args: tuple) -> None:
     path, _mode, flags = args
     if isinstance(path, int) or flags is None:
         return  # an already-open descriptor: its path was seen when it was opened
-    absolute = os.path.abspath(os.fsdecode(path))
+    absolute = _absolute(path if type(path) is str else os.fsdecode(path))
     access = flags & os.O_ACCMODE
-    writing = access != os.O_RDONLY
     reading = access != os.O_WRONLY and not flags & os.O_TRUNC
-    own = None
+    key = own = None
     for tracer in tracers:
         rel = tracer.relative(absolute)
         if rel is None or tracer.run.ended:
             continue
-        if own is None:  # frame 0: here, 1: _hook, 2: the Python code that called open()
-            own = sys._getframe(2).f_code in _OWN_CODES
-        tracer.opened(absolute, rel, reading, writing, own)
+        if reading:  # before noting a write: ``r+`` reads the version from before
+            if key is None:
+                key = _stat_key(absolute) or ()  # (): missing, or not a regular file
+            if key and not tracer.known(absolute, key):
+                if own is None:  # frame 0: here, 1: _hook, 2: the code that called open()
+                    own = sys._getframe(2).f_code in _OWN_CODES
+                if own:
+                    tracer.explicit(absolute, key)
+                else:
+                    tracer.read(absolute, rel, key)
+        if access != os.O_RDONLY:
+            tracer.wrote(absolute, rel)
 
 
 def _on_rename(tracers: tuple[Tracer, ...], args: tuple) -> None:
     src, dst = args[0], args[1]
     if args[2] not in (-1, None) or args[3] not in (-1, None):
         return  # relative to directory descriptors: not resolvable here
-    src = os.path.abspath(os.fsdecode(src))
-    dst = os.path.abspath(os.fsdecode(dst))
+    src = _absolute(os.fsdecode(src))
+    dst = _absolute(os.fsdecode(dst))
     for tracer in tracers:
         tracer.renamed(src, dst)
 
@@ -326,6 +347,7 @@ def attach(run, include: Iterable[str] | str | None = None,
             store_max_bytes=store_max_bytes,
         )
         _install()
+        _paths.clear()  # the working directory may have changed while nothing was traced
         _tracers = (*_tracers, tracer)
     run.end_hooks.append(tracer.finish)
     return tracer

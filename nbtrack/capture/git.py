@@ -27,7 +27,9 @@ TIMEOUT_S = 3.0  # a run start must not hang on a huge or network-mounted tree
 
 _lock = threading.Lock()
 _git_exe: tuple[str | None, str | None] = (None, None)  # (PATH it was found on, git)
-_roots: dict[tuple[str, str | None, str | None], tuple[str, str]] = {}  # -> (root, common dir)
+_roots: dict[
+    tuple, tuple[str, str]
+] = {}  # (folder, .git, GIT_DIR, GIT_WORK_TREE) -> (root, common)
 _remotes: dict[str, tuple[tuple, str | None]] = {}  # config path -> (stat key, origin url)
 
 
@@ -51,9 +53,10 @@ def _info(path) -> dict | None:
         start = os.path.dirname(start)  # a notebook or script path: its folder
     git = _which_git()
     explicit = os.environ.get("GIT_DIR"), os.environ.get("GIT_WORK_TREE")
-    if git is None or (explicit == (None, None) and _find_dotgit(start) is None):
+    dotgit = _find_dotgit(start) if explicit == (None, None) else None
+    if git is None or (explicit == (None, None) and dotgit is None):
         return None
-    located = _locate(git, start, explicit)
+    located = _locate(git, start, (dotgit, *explicit))
     if located is None:
         return None
     root, common_dir = located
@@ -109,9 +112,10 @@ def _git(git: str, where: str, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _locate(git: str, start: str, explicit: tuple) -> tuple[str, str] | None:
-    """(work tree top, common git dir) for ``start``, asked of git once per folder."""
-    key = (start, *explicit)
+def _locate(git: str, start: str, found_by: tuple) -> tuple[str, str] | None:
+    """(work tree top, common git dir) for ``start``, asked of git once per folder and
+    ``.git`` found above it (a later ``git init`` nearer to ``start`` is a new key)."""
+    key = (start, *found_by)
     with _lock:
         found = _roots.get(key)
     if found is not None and os.path.isdir(found[1]):

@@ -91,12 +91,14 @@ _DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 # scheme://userinfo@ : greedy up to the last '@' before the path, so 'p@ss' is covered
-_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@'\"<>]*(?:@[^\s/?#@'\"<>]*)*)@")
+_URL_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@'\"<>]*(?:@[^\s/?#@'\"<>]*)*)@"
+)
 _URL_QUERY = re.compile(r"([?&;])([A-Za-z0-9_.-]+)=([^&#\s'\"<>]*)")
 # --name value / --name=value and NAME=value / name: value, for any secret-looking name
-_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)(=|\s+)(\"[^\"]*\"|'[^']*'|[^\s\"']+)")
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)(=|\s+)(?!--)(\"[^\"]*\"|'[^']*'|[^\s\"']+)")
 _ASSIGN = re.compile(
-    r"(?<![\w.-])([A-Za-z_][\w.-]*|\"[A-Za-z_][\w.-]*\")(\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}&]+)"
+    r"(?<![\w.-])([A-Za-z_][\w.-]*|\"[A-Za-z_][\w.-]*\"|'[A-Za-z_][\w.-]*')(\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}&]+)"
 )
 _SCHEMES = ("Bearer", "Basic", "Token", "Digest")
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{4,}")
@@ -202,7 +204,7 @@ def _flag(m: re.Match) -> str:
 
 def _assign(m: re.Match) -> str:
     name, sep, value = m.groups()
-    if not is_secret_name(name.strip('"')) or value.startswith(REDACTED) or value in _SCHEMES:
+    if not is_secret_name(name.strip("\"'")) or value.startswith(REDACTED) or value in _SCHEMES:
         return m.group()  # an auth scheme's credential was redacted by _AUTH_SCHEME
     quote = value[0] if value[0] in "\"'" else ""
     return f"{name}{sep}{quote}{REDACTED}{quote}"
@@ -227,4 +229,3 @@ def redact_text(text: str) -> str:
     text = _ASSIGN.sub(_assign, text)
     text = _KEY_FORMATS.sub(REDACTED, text)
     return _LONG_TOKEN.sub(_token, text)
-

@@ -53,7 +53,21 @@ def current_rows(layout: Layout) -> list[dict]:
                 state.resolve_liveness(layout, st)
                 row = state.summary_row(st, metrics_mod.last_values(layout, rid))
         out.append(row)
+    # a run whose index rows were lost (a corrupt index file) is rebuilt from its own records
+    for rid in _run_ids_on_disk(layout) - rows.keys():
+        st = state.load(layout, rid)
+        if st is not None:
+            state.resolve_liveness(layout, st)
+            out.append(state.summary_row(st, metrics_mod.last_values(layout, rid)))
     return out
+
+
+def _run_ids_on_disk(layout: Layout) -> set[str]:
+    try:
+        with os.scandir(layout.runs_dir) as entries:
+            return {e.name for e in entries if RUN_ID_RE.match(e.name) and e.is_dir()}
+    except FileNotFoundError:
+        return set()
 
 
 def runs(

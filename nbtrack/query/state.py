@@ -175,7 +175,7 @@ def summary_row(state: dict, last_metrics: dict) -> dict:
         "outputs": [_file_ref(x) for x in state.get("outputs") or []],
         "extra": {
             k: state[k]
-            for k in ("parent_run_id", "message", "git", "env_summary")
+            for k in ("parent_run_id", "message", "git", "env_summary", "reproduces")
             if state.get(k) is not None
         }
         | ({"code_identity": state["code"].get("adhoc_identity")} if state.get("code") else {}),

@@ -1,0 +1,573 @@
+"""What one cell reads, binds and may change, found statically.
+
+A cell is first turned into plain Python by IPython's own transformers, so a
+line magic (``%time x = f()``), a cell magic, ``!cmd`` or ``x = !cmd`` are
+seen as the calls IPython really makes; the magics whose argument is code
+(``%time``, ``%%time``, ``%%capture``, ``%%track`` ...) are analysed as code.
+
+The analysis is conservative where it cannot know: a method call on a name, an
+attribute or item assignment, or passing a name to a function that is not known
+to be pure, all count as a *possible mutation* of that name; ``exec``,
+``globals()``, ``from m import *``, ``%run`` and unknown magics make a cell
+*opaque*. What the kernel observed at run time (names actually bound) refines
+the definitions later, in ``slicing``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import shlex
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+BUILTINS = frozenset(dir(builtins)) | {"display", "get_ipython", "__file__"}
+PURE_FUNCS = frozenset(
+    "print len sum min max sorted list dict set tuple frozenset str int float bool repr abs "
+    "round range enumerate zip isinstance issubclass type id hash any all format reversed "
+    "divmod pow hex oct bin ord chr dir getattr hasattr callable display ascii complex bytes "
+    "map filter".split()
+)
+# method names that do not change their receiver (or the arguments) on common types
+PURE_METHODS = frozenset(
+    "get keys values items copy count index find rfind startswith endswith format join split "
+    "rsplit strip lstrip rstrip lower upper title encode decode isdigit isalpha mean sum std var "
+    "min max median mode describe head tail to_list tolist to_numpy to_dict to_pandas item "
+    "astype reshape abs isnull isna notna unique nunique value_counts groupby agg aggregate "
+    "select with_columns collect lazy filter where shape quantile cumsum diff rank corr cov "
+    "exists is_file is_dir read_text read_bytes glob rglob resolve absolute joinpath "
+    "hexdigest digest dumps loads random randint uniform normal choice integers "
+    "format_map partition rpartition splitlines zfill center ljust rjust isoformat "
+    "timestamp strftime total_seconds".split()
+)
+CODE_LINE_MAGICS = {"time"}  # run their argument in the user namespace
+USE_ONLY_LINE_MAGICS = {"timeit", "prun"}
+CODE_CELL_MAGICS = {"time", "capture", "track", "timeit", "prun"}
+HARMLESS_MAGICS = {
+    "matplotlib", "config", "autoreload", "aimport", "pinfo", "pinfo2", "who", "whos", "who_ls",
+    "history", "pwd", "lsmagic", "magic", "page", "pdoc", "psource", "pdef", "precision",
+    "xmode", "colors", "html", "markdown", "javascript", "js", "latex", "svg", "ls", "env_list",
+}
+ENV_MAGICS = {"pip", "conda", "uv", "mamba"}
+READONLY_SHELL = {
+    "ls", "pwd", "echo", "cat", "head", "tail", "nvidia-smi", "which", "env", "printenv", "df",
+    "du", "free", "nproc", "date", "hostname", "uname", "whoami", "lscpu", "wc", "file", "stat",
+    "true", "sleep",
+}
+_PATH_LITERAL = re.compile(r"^[\w.\-~/]+\.[A-Za-z0-9]{1,8}$|^[\w.\-~]+/[\w.\-/]+$")
+
+
+@dataclass
+class FunctionFacts:
+    reads: set[str] = field(default_factory=set)  # free globals read when called
+    assigns: set[str] = field(default_factory=set)  # globals rebound via `global`
+    mutates: set[str] = field(default_factory=set)  # free globals possibly mutated
+
+
+@dataclass
+class CellFacts:
+    defs: set[str] = field(default_factory=set)
+    uses: set[str] = field(default_factory=set)
+    mutates: set[str] = field(default_factory=set)
+    deletes: set[str] = field(default_factory=set)
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    carries: dict[str, set[str]] = field(default_factory=dict)  # name -> callables it may run
+    opaque: bool = False
+    env_commands: list[str] = field(default_factory=list)
+    shell_commands: list[str] = field(default_factory=list)
+    paths: set[str] = field(default_factory=set)
+    magics: set[str] = field(default_factory=set)
+    extensions: set[str] = field(default_factory=set)
+    syntax_error: bool = False
+
+
+@lru_cache(maxsize=1)
+def _transformer():
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def to_python(source: str) -> str:
+    """The Python IPython would execute for ``source``."""
+    try:
+        return _transformer().transform_cell(source)
+    except Exception:  # noqa: BLE001 - malformed input: analyse it as plain text
+        return source
+
+
+def analyse(source: str) -> CellFacts:
+    facts = CellFacts()
+    _analyse_python(to_python(source), facts)
+    return facts
+
+
+def _analyse_python(code: str, facts: CellFacts) -> None:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        facts.syntax_error = True
+        facts.opaque = True
+        return
+    _Module(facts).visit_body(tree.body)
+
+
+def _root(node: ast.AST) -> str | None:
+    """``a`` for ``a``, ``a.b.c``, ``a[1].b`` and ``a.b(x).c``."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            return None
+
+
+def _target_names(target: ast.AST, out: list[str], mutated: list[str]) -> None:
+    if isinstance(target, ast.Name):
+        out.append(target.id)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            _target_names(elt, out, mutated)
+    elif isinstance(target, ast.Starred):
+        _target_names(target.value, out, mutated)
+    elif isinstance(target, (ast.Attribute, ast.Subscript)):
+        root = _root(target)
+        if root:
+            mutated.append(root)
+
+
+class _Module:
+    """Walks top-level statements in order, tracking what the cell bound so far."""
+
+    def __init__(self, facts: CellFacts):
+        self.f = facts
+        self.bound: set[str] = set()
+
+    # -- helpers
+    def use(self, name: str) -> None:
+        if name not in self.bound and name not in BUILTINS:
+            self.f.uses.add(name)
+
+    def define(self, name: str) -> None:
+        self.f.defs.add(name)
+        self.bound.add(name)
+        self.f.deletes.discard(name)
+
+    def mutate(self, name: str) -> None:
+        self.use(name)
+        self.f.mutates.add(name)
+
+    def expr(self, node: ast.AST | None) -> set[str]:
+        """Record the names ``node`` reads and calls; returns the callables it may run."""
+        if node is None:
+            return set()
+        scan = _ExprScan(self)
+        scan.visit(node)
+        return scan.callees
+
+    def visit_body(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.stmt(stmt)
+
+    # -- statements
+    def stmt(self, s: ast.stmt) -> None:
+        if isinstance(s, (ast.Assign, ast.AnnAssign)):
+            value = s.value
+            callees = self.expr(value)
+            targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+            names: list[str] = []
+            mutated: list[str] = []
+            for t in targets:
+                if isinstance(t, (ast.Attribute, ast.Subscript)):
+                    self.expr(t.value)
+                    if isinstance(t, ast.Subscript):
+                        self.expr(t.slice)
+                _target_names(t, names, mutated)
+            if value is None and isinstance(s, ast.AnnAssign):
+                names = []
+            for m in mutated:
+                self.mutate(m)
+            for n in names:
+                self.define(n)
+                if callees:
+                    self.f.carries[n] = set(callees)
+        elif isinstance(s, ast.AugAssign):
+            self.expr(s.value)
+            if isinstance(s.target, ast.Name):
+                self.use(s.target.id)
+                self.define(s.target.id)
+            else:
+                root = _root(s.target)
+                self.expr(s.target)
+                if root:
+                    self.mutate(root)
+        elif isinstance(s, (ast.Import, ast.ImportFrom)):
+            for alias in s.names:
+                if alias.name == "*":
+                    self.f.opaque = True
+                    continue
+                self.define(alias.asname or alias.name.split(".")[0])
+        elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for dec in s.decorator_list:
+                self.expr(dec)
+            if isinstance(s, ast.ClassDef):
+                for base in [*s.bases, *(k.value for k in s.keywords)]:
+                    self.expr(base)
+            else:
+                for default in [*s.args.defaults, *s.args.kw_defaults]:
+                    self.expr(default)
+            summary = function_facts(s)
+            self.f.functions[s.name] = summary
+            self.define(s.name)
+            self.f.carries[s.name] = {s.name}
+            # a class body runs now: what it reads at definition time is a use
+            if isinstance(s, ast.ClassDef):
+                for name in _class_body_reads(s):
+                    self.use(name)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            self.expr(s.iter)
+            names: list[str] = []
+            mutated: list[str] = []
+            _target_names(s.target, names, mutated)
+            for m in mutated:
+                self.mutate(m)
+            for n in names:
+                self.define(n)
+            self.visit_body(s.body)
+            self.visit_body(s.orelse)
+        elif isinstance(s, (ast.While, ast.If)):
+            self.expr(s.test)
+            self.visit_body(s.body)
+            self.visit_body(s.orelse)
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            for item in s.items:
+                self.expr(item.context_expr)
+                if item.optional_vars is not None:
+                    names, mutated = [], []
+                    _target_names(item.optional_vars, names, mutated)
+                    for n in names:
+                        self.define(n)
+            self.visit_body(s.body)
+        elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
+            self.visit_body(s.body)
+            for h in s.handlers:
+                self.expr(h.type)
+                if h.name:
+                    self.bound.add(h.name)
+                self.visit_body(h.body)
+            self.visit_body(s.orelse)
+            self.visit_body(s.finalbody)
+        elif isinstance(s, ast.Delete):
+            for t in s.targets:
+                if isinstance(t, ast.Name):
+                    self.use(t.id)
+                    self.f.deletes.add(t.id)
+                    self.bound.discard(t.id)
+                else:
+                    root = _root(t)
+                    self.expr(t)
+                    if root:
+                        self.mutate(root)
+        elif isinstance(s, ast.Expr):
+            if not self.magic(s.value):
+                self.expr(s.value)
+        elif isinstance(s, (ast.Return, ast.Raise, ast.Assert)):
+            for child in ast.iter_child_nodes(s):
+                self.expr(child)
+        elif isinstance(s, ast.Global):
+            pass
+        elif type(s).__name__ == "Match":
+            self.expr(s.subject)  # type: ignore[attr-defined]
+            for case in s.cases:  # type: ignore[attr-defined]
+                for n in ast.walk(case.pattern):
+                    if isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+                        self.define(n.name)
+                self.visit_body(case.body)
+        else:
+            for child in ast.iter_child_nodes(s):
+                if isinstance(child, ast.expr):
+                    self.expr(child)
+
+    # -- IPython's calls
+    def magic(self, node: ast.AST) -> bool:
+        """Handle ``get_ipython().run_line_magic(...)`` and friends; True if it was one."""
+        call = _ipython_call(node)
+        if call is None:
+            return False
+        method, args = call
+        if method == "run_line_magic":
+            self.line_magic(args[0], args[1] if len(args) > 1 else "")
+        elif method == "run_cell_magic":
+            self.cell_magic(args[0], args[1] if len(args) > 1 else "", args[2] if len(args) > 2 else "")
+        elif method in ("system", "getoutput"):
+            self.shell(args[0] if args else "")
+        else:
+            self.f.opaque = True
+        return True
+
+    def line_magic(self, name: str, line: str) -> None:
+        self.f.magics.add(name)
+        if name in CODE_LINE_MAGICS:
+            _Module_inline(self, line)
+        elif name in USE_ONLY_LINE_MAGICS:
+            saved = set(self.f.defs), set(self.bound)
+            _Module_inline(self, _strip_options(line))
+            self.f.defs, self.bound = saved
+        elif name in ("load_ext", "reload_ext"):
+            self.f.extensions.update(line.split())
+        elif name == "track":
+            self.track_words(line)
+        elif name in ENV_MAGICS:
+            self.f.env_commands.append(f"%{name} {line}")
+        elif name == "cd":
+            self.f.mutates.add("@cwd")
+        elif name in ("env", "set_env"):
+            self.f.mutates.add("@env")
+        elif name in HARMLESS_MAGICS:
+            pass
+        else:  # %run, %store -r, %reset, unknown extensions' magics ...
+            self.f.opaque = True
+
+    def cell_magic(self, name: str, line: str, body: str) -> None:
+        self.f.magics.add(name)
+        if name == "capture" and line.split():
+            target = [w for w in line.split() if not w.startswith("-")]
+            if target:
+                self.define(target[0])
+        if name in CODE_CELL_MAGICS:
+            inner = CellFacts()
+            _analyse_python(to_python(body), inner)
+            self.merge(inner)
+            if name == "track":
+                self.f.magics.add("track")
+        elif name in ("bash", "sh", "script", "system"):
+            self.shell(body)
+        elif name == "writefile":
+            words = [w for w in line.split() if not w.startswith("-")]
+            if words:
+                self.f.paths.add(_norm_path(words[0]))
+        elif name in HARMLESS_MAGICS:
+            pass
+        else:
+            self.f.opaque = True
+
+    def merge(self, inner: CellFacts) -> None:
+        for n in inner.uses:
+            self.use(n)
+        for n in inner.defs:
+            self.define(n)
+        self.f.mutates |= inner.mutates
+        self.f.deletes |= inner.deletes
+        self.f.functions.update(inner.functions)
+        self.f.carries.update(inner.carries)
+        self.f.opaque |= inner.opaque
+        self.f.env_commands += inner.env_commands
+        self.f.shell_commands += inner.shell_commands
+        self.f.paths |= inner.paths
+        self.f.magics |= inner.magics
+        self.f.extensions |= inner.extensions
+
+    def track_words(self, line: str) -> None:
+        """``%track params a b`` reads a and b; ``%track log k=v`` reads v if it is a name."""
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return
+        if not words:
+            return
+        if words[0] == "params":
+            for w in words[1:]:
+                if w.isidentifier():
+                    self.use(w)
+        elif words[0] == "log":
+            for w in words[1:]:
+                _, _, value = w.partition("=")
+                if value.isidentifier():
+                    self.use(value)
+
+    def shell(self, command: str) -> None:
+        self.f.shell_commands.append(command)
+        # IPython expands {expr} and $name from the user namespace
+        for expr in re.findall(r"\{([^{}]+)\}", command):
+            try:
+                self.expr(ast.parse(expr, mode="eval").body)
+            except SyntaxError:
+                pass
+        for name in re.findall(r"(?<!\$)\$([A-Za-z_]\w*)", command):
+            self.use(name)
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        program = words[0].rsplit("/", 1)[-1] if words else ""
+        if re.search(r"\b(pip3?|conda|mamba|uv)\b.*\b(install|uninstall|remove|update|sync|add)\b",
+                     command):
+            self.f.env_commands.append(f"!{command}")
+            return
+        if program in READONLY_SHELL:
+            return
+        touched = {_norm_path(w) for w in words[1:] if _PATH_LITERAL.match(w)}
+        if touched:
+            self.f.paths |= touched
+        else:
+            self.f.opaque = True
+
+
+def _Module_inline(module: _Module, code: str) -> None:  # noqa: N802 - reads as a verb here
+    inner = CellFacts()
+    _analyse_python(code, inner)
+    module.merge(inner)
+
+
+def _strip_options(line: str) -> str:
+    words = line.split()
+    while words and words[0].startswith("-"):
+        words = words[2:] if words[0] in ("-n", "-r", "-o", "-p") else words[1:]
+    return " ".join(words)
+
+
+def _norm_path(text: str) -> str:
+    return "file:" + text.strip().lstrip("./")
+
+
+def _ipython_call(node: ast.AST):
+    """``(method, [str args])`` for ``get_ipython().<method>('...', ...)``."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    owner = node.func.value
+    if not (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+            and owner.func.id == "get_ipython"):
+        return None
+    args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if len(args) != len(node.args):
+        return node.func.attr, []
+    return node.func.attr, args
+
+
+class _ExprScan(ast.NodeVisitor):
+    """Names an expression reads, mutations its calls may make, callables it runs."""
+
+    def __init__(self, module: _Module):
+        self.m = module
+        self.callees: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.m.use(node.id)
+        elif isinstance(node.ctx, ast.Store):  # walrus target
+            self.m.define(node.id)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and _PATH_LITERAL.match(node.value):
+            self.m.f.paths.add(_norm_path(node.value))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if self.m.magic(node):
+            return
+        func = node.func
+        pure = False
+        if isinstance(func, ast.Name):
+            self.callees.add(func.id)
+            pure = func.id in PURE_FUNCS
+            if func.id in ("exec", "eval", "globals", "locals", "vars", "setattr", "delattr",
+                           "__import__"):
+                self.m.f.opaque = True
+        elif isinstance(func, ast.Attribute):
+            root = _root(func)
+            if root:
+                self.callees.add(root)
+            inplace = any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant)
+                                                      and k.value.value is False)
+                          for k in node.keywords)
+            pure = func.attr in PURE_METHODS and not inplace
+            if root and not pure:
+                self.m.mutate(root)
+        if not pure:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Starred):
+                    arg = arg.value
+                root = _root(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
+                if root:
+                    self.m.mutate(root)
+        self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for name in _free_names(node, _params(node.args)):
+            self.m.use(name)
+            self.callees.add(name)
+
+    def _comprehension(self, node) -> None:
+        bound: set[str] = set()
+        for gen in node.generators:
+            names, mutated = [], []
+            _target_names(gen.target, names, mutated)
+            bound.update(names)
+        for name in _free_names(node, bound):
+            self.m.use(name)
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
+
+
+def _params(args: ast.arguments) -> set[str]:
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    if args.vararg:
+        names.add(args.vararg.arg)
+    if args.kwarg:
+        names.add(args.kwarg.arg)
+    return names
+
+
+def _free_names(node: ast.AST, bound: set[str]) -> set[str]:
+    """Names read in ``node`` that are neither bound inside it nor builtins."""
+    local = set(bound)
+    loads: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (loads if isinstance(n.ctx, ast.Load) else local).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            local.add(n.name)
+        elif isinstance(n, ast.arg):
+            local.add(n.arg)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            for a in n.names:
+                local.add(a.asname or a.name.split(".")[0])
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            local.add(n.name)
+    return {n for n in loads - local if n not in BUILTINS}
+
+
+def function_facts(node) -> FunctionFacts:
+    """What a function (or a class's methods) touches in the global namespace when run."""
+    facts = FunctionFacts()
+    declared: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Global):
+            declared.update(n.names)
+    bound = _params(node.args) if not isinstance(node, ast.ClassDef) else set()
+    free = _free_names(node, bound)
+    facts.reads = (free | declared) - {node.name}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in declared:
+            facts.assigns.add(n.id)
+        elif isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            root = _root(n)
+            if root in free:
+                facts.mutates.add(root)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            root = _root(n.func)
+            if root in free and n.func.attr not in PURE_METHODS:
+                facts.mutates.add(root)
+    return facts
+
+
+def _class_body_reads(node: ast.ClassDef) -> set[str]:
+    reads: set[str] = set()
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        reads |= _free_names(stmt, set())
+    return reads

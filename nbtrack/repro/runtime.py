@@ -1,0 +1,65 @@
+"""Called from the first cell of an exported notebook: set the stage, then get out of the way.
+
+``begin`` goes to the original working directory, points at the original store,
+checks every input file against its recorded sha256 and restores the ones that
+are missing or changed from the store's content-addressed copy, and marks the
+next run as a reproduction. ``finish`` ends that run if the exported cells did
+not. Kept tiny and free of heavy imports: it runs in the reproducing kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def _restore(spec_input: dict, store: Path | None) -> str:
+    from ..store import objects
+
+    path = Path(spec_input["path"])
+    want = spec_input["sha256"]
+    if path.is_file():
+        if objects.hash_file(path).sha256 == want:
+            return "ok"
+        state = "changed"
+    else:
+        state = "missing"
+    if store is None:
+        return f"{state}, and no store to restore it from"
+    source = store / "objects" / "sha256" / want[:2] / want[2:]
+    if not source.is_file():
+        return f"{state}, and the store holds no copy of it"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.nbtrack-restore")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+    return f"{state}: restored from the store"
+
+
+def begin(spec: dict) -> list[tuple[str, str]]:
+    """Prepare this kernel to reproduce ``spec["run_id"]``; returns (path, state) per input."""
+    from .. import active
+
+    cwd = spec.get("cwd")
+    if cwd and Path(cwd).is_dir() and Path.cwd() != Path(cwd):
+        os.chdir(cwd)
+        print(f"working directory: {cwd}")
+    store = Path(spec["store"]) if spec.get("store") else None
+    if store is not None and store.is_dir() and not os.environ.get("NBTRACK_HOME"):
+        os.environ["NBTRACK_HOME"] = str(store)
+    states = []
+    for item in spec.get("inputs") or []:
+        state = _restore(item, store if store and store.is_dir() else None)
+        states.append((item["path"], state))
+        print(f"input {item['path']}: {state}")
+    active.mark_reproduction(spec["run_id"], export_sha256=spec.get("export_sha256"))
+    return states
+
+
+def finish() -> None:
+    """End the reproduction run if the exported cells left it open."""
+    from .. import active
+
+    for run in reversed(active.open_runs()):
+        run.end("completed")

@@ -1,0 +1,563 @@
+"""The store's promises: where it lives, when data reaches disk, atomic immutable files,
+many writers, compaction, corruption and crashes survived, readable without nbtrack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc
+import pytest
+
+import nbtrack
+from nbtrack.errors import CorruptFileWarning
+from nbtrack.store import index, liveness
+from nbtrack.store.layout import Layout, find_root
+
+from support import finish, read_line, wait_for
+
+
+def metric_files(store: Path, run_id: str) -> list[Path]:
+    return sorted((store / "runs" / run_id / "metrics").glob("*.arrow"))
+
+
+def all_files(store: Path) -> list[Path]:
+    return [p for p in store.rglob("*") if p.is_file()]
+
+
+@contextmanager
+def no_corrupt_warnings():
+    """A context in which a CorruptFileWarning fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptFileWarning)
+        yield
+
+
+def count_points(run_id: str) -> int:
+    return nbtrack.metrics([run_id]).height
+
+
+# ---------------------------------------------------------------- root discovery
+def test_root_is_nbtrack_home_when_set(store):
+    assert nbtrack.store_root() == str(store)
+    with nbtrack.start_run("exp") as run:
+        pass
+    assert (store / "nbtrack-store.json").is_file()
+    assert (store / "runs" / run.id).is_dir()
+    assert json.loads((store / "nbtrack-store.json").read_text()) == {
+        "format": "nbtrack-store", "version": 1,
+    }
+
+
+def _no_store_above(path: Path) -> None:
+    for folder in path.parents:
+        if (folder / ".nbtrack").is_dir():
+            pytest.skip(f"a .nbtrack folder exists at {folder}, above the test's folder")
+
+
+def test_root_is_the_nearest_nbtrack_folder_walking_up(tmp_path, monkeypatch):
+    _no_store_above(tmp_path)
+    monkeypatch.delenv("NBTRACK_HOME")
+    (tmp_path / "proj" / ".nbtrack").mkdir(parents=True)
+    (tmp_path / ".nbtrack").mkdir()  # further away: not chosen
+    deep = tmp_path / "proj" / "notebooks" / "sub"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert find_root() == tmp_path / "proj" / ".nbtrack"
+    assert nbtrack.store_root() == str(tmp_path / "proj" / ".nbtrack")
+    with nbtrack.start_run("exp") as run:
+        pass
+    assert (tmp_path / "proj" / ".nbtrack" / "runs" / run.id).is_dir()
+    assert not (deep / ".nbtrack").exists()
+
+
+def test_root_defaults_to_dot_nbtrack_in_the_working_directory(tmp_path, monkeypatch):
+    _no_store_above(tmp_path)
+    monkeypatch.delenv("NBTRACK_HOME")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with nbtrack.start_run("exp") as run:
+        pass
+    assert (tmp_path / "work" / ".nbtrack" / "runs" / run.id).is_dir()
+    assert nbtrack.runs()["run_id"].to_list() == [run.id]
+
+
+def test_store_argument_overrides_discovery(tmp_path, store):
+    other = tmp_path / "elsewhere"
+    with nbtrack.start_run("exp", store=other) as run:
+        run.log({"x": 1.0})
+    assert nbtrack.runs().height == 0
+    assert nbtrack.runs(store=other)["run_id"].to_list() == [run.id]
+    assert nbtrack.metrics(store=other).height == 1
+
+
+def test_a_newer_store_format_is_refused(store):
+    store.mkdir()
+    (store / "nbtrack-store.json").write_text('{"format": "nbtrack-store", "version": 99}')
+    with pytest.raises(nbtrack.errors.StoreError, match="upgrade"):
+        nbtrack.start_run("exp")
+
+
+# ---------------------------------------------------------------- when data reaches disk
+WRITER_UNTIL_STDIN = """
+    import sys, nbtrack
+    run = nbtrack.start_run("exp")
+    for i in range(10):
+        run.log({"loss": float(i)})
+    print(run.id, flush=True)
+    sys.stdin.readline()
+    run.end()
+"""
+
+
+def test_points_flush_on_an_interval_and_another_process_sees_them(spawn):
+    proc = spawn(WRITER_UNTIL_STDIN)
+    run_id = read_line(proc)
+    wait_for(lambda: count_points(run_id) == 10, what="the writer's points to reach disk")
+    frame = nbtrack.metrics([run_id])
+    assert frame["value"].to_list() == [float(i) for i in range(10)]
+    assert nbtrack.get_run(run_id)["status"] == "running"
+    assert nbtrack.runs()["status"].to_list() == ["running"]
+    proc.stdin.write("done\n")
+    proc.stdin.flush()
+    finish(proc)
+    assert nbtrack.get_run(run_id)["status"] == "completed"
+
+
+def test_flush_on_demand(spawn, store):
+    code = """
+        import sys, nbtrack
+        run = nbtrack.start_run("exp")
+        run.log({"loss": 1.0})
+        run.log({"loss": 2.0})
+        print(run.id, flush=True)
+        sys.stdin.readline()
+        run.flush()
+        print("flushed", flush=True)
+        sys.stdin.readline()
+        run.end()
+    """
+    proc = spawn(code, env={"NBTRACK_FLUSH_INTERVAL": "3600"})  # the timer never fires
+    run_id = read_line(proc)
+    assert metric_files(store, run_id) == [] and count_points(run_id) == 0
+    proc.stdin.write("flush\n")
+    proc.stdin.flush()
+    assert read_line(proc) == "flushed"
+    assert count_points(run_id) == 2
+    proc.stdin.write("end\n")
+    proc.stdin.flush()
+    finish(proc)
+
+
+def test_end_flushes_everything_buffered(store):
+    with nbtrack.start_run("exp") as run:
+        for i in range(1000):
+            run.log({"a": i, "b": -i})
+    assert count_points(run.id) == 2000
+
+
+# ---------------------------------------------------------------- atomic, immutable files
+def test_no_temporary_files_are_left_and_readers_ignore_dot_files(store, tmp_path):
+    (tmp_path / "in.txt").write_text("x")
+    with nbtrack.start_run("exp", params={"p": 1}) as run:
+        for step in range(5):
+            run.log({"loss": step / 10}, step=step)
+            run.flush()
+        run.use_input("in.txt")
+        run.note("n")
+    assert not [p for p in all_files(store) if p.name.startswith(".tmp-")]
+    # what a killed writer can leave behind: half-written temporary files
+    run_dir = store / "runs" / run.id
+    for folder, name in [
+        (run_dir / "metrics", ".tmp-deadbeef00-1795447075731377403-deadbeef00-000009.arrow"),
+        (run_dir / "events", ".tmp-deadbeef00-1795447075731377403-deadbeef00-000010.json"),
+        (store / "index", ".tmp-deadbeef00-1795447075731377403-deadbeef00-000011.json"),
+        (store / "experiments", ".tmp-x.json"),
+        (run_dir / "metrics", ".hidden.arrow"),
+    ]:
+        (folder).mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"ARROW1\x00\x00half a fi")
+    with no_corrupt_warnings():
+        assert nbtrack.runs()["status"].to_list() == ["completed"]
+        assert nbtrack.metrics()["value"].to_list() == [0.0, 0.1, 0.2, 0.3, 0.4]
+        log = nbtrack.get_run(run.id)
+        assert log["params"] == {"p": 1} and len(log["inputs"]) == 1
+        nbtrack.experiments()
+
+
+def test_every_flush_is_a_new_file_never_an_append(store):
+    run = nbtrack.start_run("exp")
+    run.log({"a": 1.0})
+    run.flush()
+    [first] = metric_files(store, run.id)
+    before = first.read_bytes()
+    run.log({"a": 2.0})
+    run.flush()
+    files = metric_files(store, run.id)
+    assert len(files) == 2 and first in files
+    assert first.read_bytes() == before
+    run.end()
+
+
+# ---------------------------------------------------------------- many writers at once
+def test_many_processes_writing_one_store_lose_nothing(spawn):
+    code = """
+        import sys, nbtrack
+        worker = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+        sys.stdin.readline()
+        for r in range(8):
+            with nbtrack.start_run("exp", tags=[f"w{WORKER}"], params={"r": r}) as run:
+                for step in range(300):
+                    run.log({"loss": WORKER * 1000 + step, "acc": step / 300})
+                    if step % 50 == 49:
+                        run.flush()
+                run.note(f"worker {WORKER} run {r}")
+    """
+    procs = [spawn(code.replace("WORKER", str(w))) for w in range(4)]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        finish(p)
+    frame = nbtrack.runs()
+    assert frame.height == 32
+    assert frame["status"].to_list() == ["completed"] * 32
+    points = nbtrack.metrics()
+    assert points.height == 32 * 300 * 2
+    per_run = points.group_by("run_id").len()
+    assert per_run["len"].to_list() == [600] * 32
+    for w in range(4):
+        mine = nbtrack.runs(tags=f"w{w}")
+        assert mine.height == 8
+        assert sorted(mine["params.r"]) == list(range(8))
+        loss = nbtrack.metrics(mine, keys="loss")
+        assert sorted(set(loss["value"])) == [float(w * 1000 + s) for s in range(300)]
+        assert mine["metrics.loss"].to_list() == [float(w * 1000 + 299)] * 8
+
+
+def test_subprocesses_logging_into_one_run_lose_nothing(spawn):
+    code = """
+        import sys, nbtrack
+        sys.stdin.readline()
+        for step in range(400):
+            nbtrack.log({"kKEY": step})
+            if step % 100 == 99:
+                nbtrack.active_run().flush()
+    """
+    run = nbtrack.start_run("exp")
+    env = nbtrack.child_env(run)
+    procs = [spawn(code.replace("KEY", str(k)), env=env) for k in range(3)]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for step in range(400):
+        run.log({"parent": step})
+        if step % 100 == 99:
+            run.flush()
+    for p in procs:
+        finish(p)
+    run.end()
+    frame = nbtrack.metrics(run)
+    counts = dict(frame.group_by("key").len().iter_rows())
+    assert counts == {"parent": 400, "k0": 400, "k1": 400, "k2": 400}
+    for key in counts:
+        assert frame.filter(pl.col("key") == key)["step"].sort().to_list() == list(range(400))
+    assert nbtrack.get_run(run.id)["status"] == "completed"
+
+
+def test_child_env_lets_a_subprocess_log_into_the_run(spawn, store):
+    code = """
+        import nbtrack
+        nbtrack.log(loss=1.5, step=7)
+        nbtrack.log_params({"from_child": True})
+        nbtrack.add_tags("child")
+        print(nbtrack.active_run().id)
+    """
+    with nbtrack.start_run("exp") as run:
+        env = nbtrack.child_env(run)
+        assert env == {"NBTRACK_RUN_ID": run.id, "NBTRACK_HOME": str(store)}
+        out = finish(spawn(code, env=env))
+        assert out.strip() == run.id
+        assert nbtrack.get_run(run.id)["status"] == "running"  # the child did not end it
+        run.log({"loss": 1.0}, step=8)
+    points = nbtrack.metrics(run)
+    assert sorted(zip(points["step"], points["value"], strict=True)) == [(7, 1.5), (8, 1.0)]
+    log = nbtrack.get_run(run.id)
+    assert log["params"] == {"from_child": True} and log["tags"] == ["child"]
+    assert log["status"] == "completed"
+    assert nbtrack.runs()["metrics.loss"].to_list() == [1.0]
+
+
+# ---------------------------------------------------------------- compaction
+def test_compaction_at_run_end_leaves_one_file_with_every_point(store):
+    run = nbtrack.start_run("exp")
+    for chunk in range(6):
+        for i in range(100):
+            run.log({"loss": chunk * 100 + i, f"k{chunk}": i})
+        run.flush()
+    assert len(metric_files(store, run.id)) == 6
+    kept = store / "kept"
+    kept.mkdir()
+    for p in metric_files(store, run.id):
+        shutil.copy(p, kept / p.name)
+    run.end()
+    [compact] = metric_files(store, run.id)
+    assert compact.name.startswith("compact-")
+    table = pa.ipc.open_file(pa.memory_map(str(compact))).read_all()
+    assert table.num_rows == 1200
+    pairs = list(zip(table.column("key").to_pylist(), table.column("value").to_pylist(),
+                     strict=True))
+    assert pairs[:4] == [("loss", 0.0), ("k0", 0.0), ("loss", 1.0), ("k0", 1.0)]  # log order
+    frame = nbtrack.metrics(run, keys="loss")
+    assert frame["value"].to_list() == [float(i) for i in range(600)]
+    # a crash between writing the compact file and deleting its inputs double-counts nothing
+    for p in kept.iterdir():
+        shutil.copy(p, compact.parent / p.name)
+    assert len(metric_files(store, run.id)) == 7
+    assert nbtrack.metrics(run).height == 1200
+    assert nbtrack.get_run(run.id)["metrics"]["loss"]["values"] == [float(i) for i in range(600)]
+
+
+def test_index_compaction_keeps_every_run(store):
+    made = []
+    for i in range(70):  # two index rows per run: compaction kicks in past 128 files
+        with nbtrack.start_run("exp", tags=["even"] if i % 2 == 0 else []) as run:
+            run.log({"i": i})
+        made.append(run.id)
+    nbtrack.open_run(made[0]).archive()
+    files = [p for p in (store / "index").iterdir() if not p.name.startswith(".")]
+    assert any(p.name.startswith("compact-") for p in files)
+    assert len(files) < 128
+    frame = nbtrack.runs(include_archived=True, sort="started")
+    assert frame["run_id"].to_list() == made
+    assert frame["status"].to_list() == ["completed"] * 70
+    assert frame["metrics.i"].to_list() == [float(i) for i in range(70)]
+    assert frame["archived"].to_list() == [True] + [False] * 69
+    assert nbtrack.runs(tags="even").height == 34
+    assert index.compact(Layout(store)) is not None  # explicit compaction: same result
+    assert nbtrack.runs(include_archived=True, sort="started")["run_id"].to_list() == made
+
+
+# ---------------------------------------------------------------- corruption
+def three_runs():
+    made = []
+    for name in ("r-a", "r-b", "r-c"):
+        with nbtrack.start_run("exp", name=name, params={"who": name}) as run:
+            run.log({"loss": 1.0}, step=0)
+            run.flush()
+            run.log({"loss": 0.5}, step=1)
+        made.append(run)
+    return made
+
+
+def readable_except(bad_run, others):
+    frame = nbtrack.runs()
+    assert {r.id for r in others} <= set(frame["run_id"])
+    for r in others:
+        log = nbtrack.get_run(r.id)
+        assert log["status"] == "completed" and log["params"] == {"who": r.name}
+        assert log["metrics"]["loss"]["values"] == [1.0, 0.5]
+    points = nbtrack.metrics([r.id for r in others])
+    assert points.height == 2 * len(others)
+    nbtrack.get_run(bad_run.id)  # the damaged run itself is still reachable
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_metrics_file_is_skipped_with_a_warning(store, damage):
+    a, b, c = three_runs()
+    [bad] = metric_files(store, b.id)
+    data = bad.read_bytes()
+    bad.write_bytes({"truncate": data[: len(data) // 2], "garbage": os.urandom(len(data)),
+                     "empty": b""}[damage])
+    with pytest.warns(CorruptFileWarning, match=bad.name):
+        everything = nbtrack.metrics()
+    assert set(everything["run_id"]) == {a.id, c.id} and everything.height == 4
+    readable_except(b, [a, c])
+    assert nbtrack.get_run(b.id)["metrics"] == {}
+    assert nbtrack.runs().height == 3
+
+
+@pytest.mark.parametrize("which", [0, -1])
+def test_corrupt_events_file_is_skipped_with_a_warning(store, which):
+    a, b, c = three_runs()
+    events = sorted((store / "runs" / b.id / "events").glob("*.json"))
+    bad = events[which]
+    bad.write_bytes(bad.read_bytes()[:-7])
+    with pytest.warns(CorruptFileWarning, match=bad.name):
+        nbtrack.get_run(b.id)
+    readable_except(b, [a, c])
+
+
+def test_corrupt_index_json_is_skipped_with_a_warning(store):
+    a, b, c = three_runs()
+    rows = sorted((store / "index").glob("*.json"))
+    mine = [p for p in rows if json.loads(p.read_text())["run_id"] == b.id]
+    for p in mine:
+        p.write_text('{"run_id": "' + b.id)
+    with pytest.warns(CorruptFileWarning, match="|".join(p.name for p in mine)):
+        frame = nbtrack.runs()
+    assert set(frame["run_id"]) == {a.id, b.id, c.id}  # b is rebuilt from its own records
+    assert frame.filter(pl.col("run_id") == b.id)["status"].to_list() == ["completed"]
+    readable_except(b, [a, c])
+
+
+def test_corrupt_index_compact_file_is_skipped_and_no_run_disappears(store):
+    a, b, c = three_runs()
+    compact = index.compact(Layout(store))
+    assert compact is not None and compact.name.startswith("compact-")
+    compact.write_bytes(compact.read_bytes()[:100])
+    with pytest.warns(CorruptFileWarning, match=compact.name):
+        frame = nbtrack.runs()
+    assert set(frame["run_id"]) == {a.id, b.id, c.id}
+    assert frame["status"].to_list() == ["completed"] * 3
+    assert sorted(frame["metrics.loss"]) == [0.5] * 3
+    readable_except(b, [a, c])
+
+
+# ---------------------------------------------------------------- crashes
+KILLED_WRITER = """
+    import time, nbtrack
+    run = nbtrack.start_run("exp", params={"lr": 0.1})
+    for i in range(100):
+        run.log({"loss": float(i)})
+    run.flush()
+    for i in range(5):
+        run.log({"loss": -1.0})  # never flushed: lost with the process
+    print(run.id, "ready", flush=True)
+    while True:
+        time.sleep(1)
+"""
+
+
+def kill9(proc) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_killed_writer_reads_as_crashed_and_keeps_flushed_points(spawn):
+    proc = spawn(KILLED_WRITER, env={"NBTRACK_FLUSH_INTERVAL": "3600"})
+    run_id, word = read_line(proc).split()
+    assert word == "ready"
+    assert nbtrack.runs()["status"].to_list() == ["running"]
+    kill9(proc)
+    frame = nbtrack.runs()
+    assert frame["status"].to_list() == ["crashed"]
+    assert frame["ended"].to_list() == [None]
+    assert frame["metrics.loss"].to_list() == [99.0]
+    assert nbtrack.runs(status="running").height == 0
+    assert nbtrack.runs(status="crashed")["run_id"].to_list() == [run_id]
+    log = nbtrack.get_run(run_id)
+    assert log["status"] == "crashed" and log["status_history"][-1]["status"] == "crashed"
+    assert "died" in log["message"]
+    assert log["params"] == {"lr": 0.1}
+    assert log["metrics"]["loss"]["values"] == [float(i) for i in range(100)]
+    assert nbtrack.experiments()["crashed"].to_list() == [1]
+    json.dumps(log)
+
+
+def test_a_writer_on_another_host_is_crashed_once_its_heartbeat_is_stale(spawn, monkeypatch,
+                                                                         store):
+    proc = spawn(KILLED_WRITER)
+    run_id, _ = read_line(proc).split()
+    kill9(proc)
+    # seen from another machine the pid means nothing: only the heartbeat file counts
+    monkeypatch.setattr(liveness, "hostname", lambda: "some-other-host")
+    [alive] = (store / "runs" / run_id / "alive").glob("*.json")
+    assert nbtrack.get_run(run_id)["status"] == "running"  # heartbeat still fresh
+    stale = alive.stat().st_mtime - liveness.STALE_AFTER_S - 5
+    os.utime(alive, (stale, stale))
+    assert nbtrack.get_run(run_id)["status"] == "crashed"
+    assert nbtrack.runs()["status"].to_list() == ["crashed"]
+
+
+def test_kill_during_heavy_writing_leaves_a_readable_store(spawn, store):
+    code = """
+        import nbtrack
+        n = 0
+        while True:
+            with nbtrack.start_run("exp") as run:
+                for step in range(200):
+                    run.log({"loss": step, "acc": step})
+                    if step % 40 == 39:
+                        run.flush()
+            n += 1
+            if n == 3:
+                print("ready", flush=True)
+    """
+    for _ in range(3):
+        proc = spawn(code, env={"NBTRACK_FLUSH_INTERVAL": "0.002"})
+        assert read_line(proc) == "ready"
+        kill9(proc)
+    with no_corrupt_warnings():
+        frame = nbtrack.runs()
+        assert frame.height >= 9
+        assert set(frame["status"]) <= {"completed", "crashed"}
+        assert frame["status"].to_list().count("crashed") <= 3
+        done = frame.filter(pl.col("status") == "completed")
+        counts = nbtrack.metrics(done).group_by("run_id").len()["len"].to_list()
+        assert counts == [400] * done.height  # compaction never double-counts or drops
+        for rid in frame["run_id"]:
+            nbtrack.get_run(rid)
+
+
+# ---------------------------------------------------------------- readable without nbtrack
+def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    with nbtrack.start_run("exp", name="one", params={"lr": 0.1}) as one:
+        one.log({"loss": 1.0})
+        one.flush()
+        one.log({"loss": 0.5})  # two segments, compacted at the end
+        one.log_artifact("model.pt")
+    with nbtrack.start_run("exp", name="two") as two:
+        two.log({"acc": 0.9}, step=3)  # one segment, left as it is
+    code = f"""
+        import glob, json, os, sys
+        import polars as pl
+        import pyarrow.ipc
+        root = {str(store)!r}
+        files = sorted(glob.glob(os.path.join(root, "runs", "*", "metrics", "*.arrow")))
+        frame = pl.scan_ipc(files).collect().with_columns(pl.col("run_id", "key").cast(pl.String))
+        rows = sorted(frame.select("run_id", "key", "step", "value").iter_rows())
+        for f in files:
+            pyarrow.ipc.open_file(f).read_all().validate(full=True)
+        events = {{}}
+        for f in sorted(glob.glob(os.path.join(root, "runs", "*", "events", "*.json"))):
+            with open(f) as fh:
+                for ev in json.load(fh):
+                    events.setdefault(f.split(os.sep)[-3], []).append(ev["type"])
+        index_rows = []
+        for f in glob.glob(os.path.join(root, "index", "*.json")):
+            with open(f) as fh:
+                index_rows.append(json.load(fh))
+        with open(os.path.join(root, "names", "one")) as fh:
+            name_one = fh.read()
+        objects = sorted(p[len(root):] for p in glob.glob(os.path.join(root, "objects", "sha256", "*", "*")))
+        with open(os.path.join(root, "nbtrack-store.json")) as fh:
+            marker = json.load(fh)
+        assert "nbtrack" not in sys.modules
+        print(json.dumps(dict(columns=frame.columns, rows=rows, events=events, marker=marker,
+                              index=[(r["run_id"], r["status"]) for r in index_rows],
+                              name_one=name_one, objects=objects)))
+    """
+    got = json.loads(finish(spawn(code)))
+    assert got["columns"] == ["run_id", "key", "step", "value", "time"]
+    assert sorted(map(tuple, got["rows"])) == sorted(
+        [(one.id, "loss", 0, 1.0), (one.id, "loss", 1, 0.5), (two.id, "acc", 3, 0.9)]
+    )
+    assert got["events"][one.id][0] == "start" and got["events"][one.id][-1] == "status"
+    assert "params" in got["events"][one.id] and "artifact" in got["events"][one.id]
+    assert got["marker"] == {"format": "nbtrack-store", "version": 1}
+    assert (one.id, "completed") in map(tuple, got["index"])
+    assert got["name_one"] == one.id
+    import hashlib
+
+    digest = hashlib.sha256(b"weights").hexdigest()
+    assert f"/objects/sha256/{digest[:2]}/{digest[2:]}" in got["objects"]
