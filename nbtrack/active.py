@@ -40,9 +40,20 @@ _reproducing: dict = {}  # set by an exported notebook: the next run reproduces 
 
 
 def mark_reproduction(original_run_id: str, **details) -> None:
-    """Make the next run this process starts a reproduction of ``original_run_id``."""
+    """Make the next run this process starts a reproduction of ``original_run_id``.
+
+    Until it starts, module-level calls with no active run (``nbtrack.log`` in an
+    earlier cell that belonged to another run) do nothing instead of raising.
+    """
     _reproducing.clear()
     _reproducing.update(details, of=original_run_id)
+
+
+class _Discard:
+    """Stands in for a run while a reproduction replays cells of other runs."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
 
 
 def on_run_start(callback) -> None:
@@ -242,6 +253,8 @@ def _export_env() -> None:
 
 def require() -> Run:
     run = active_run()
+    if run is None and _reproducing:
+        return _Discard()  # type: ignore[return-value]
     if run is None:
         raise NoActiveRunError(
             "no active run: start one with nbtrack.start_run(...) or %track start"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import threading
@@ -11,10 +10,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from support import finish
 
 import nbtrack
 from nbtrack.capture import files
+
+from support import finish
 
 
 def sha(data: bytes | str | Path) -> str:
@@ -62,7 +62,7 @@ def test_pathlib_io_open_os_open_and_shutil_are_seen(data):
     with nbtrack.start_run("t", trace_files=True) as run:
         Path("notes.txt").read_text()
         Path("data/a.txt").write_text("A")
-        with io.open("data/raw.csv", "rb") as f:
+        with open("data/raw.csv", "rb") as f:  # io.open is the same function
             f.read()
         fd = os.open("data/b.bin", os.O_WRONLY | os.O_CREAT)
         os.write(fd, b"B")

@@ -8,8 +8,10 @@ import nbtrack
 from nbtrack.errors import FilterError
 
 
-@pytest.fixture
-def runs_made():
+@pytest.fixture(scope="module")
+def filter_store(tmp_path_factory):
+    """Three runs made once for the module; tests read them through ``store=``."""
+    root = tmp_path_factory.mktemp("filters") / "store"
     specs = [
         ("a", ["nlp"], {"lr": 0.001, "opt": "adam", "layers": 12, "fp16": True},
          {"hardware": {"gpu": "NVIDIA A100-SXM4", "count": 8}}, {"loss": 0.2, "acc": 0.91}),
@@ -19,8 +21,15 @@ def runs_made():
          {"hardware": {"cpu": "epyc"}}, {"loss": 2.5}),
     ]
     for name, tags, params, meta, metrics in specs:
-        with nbtrack.start_run("exp", name=name, tags=tags, params=params, metadata=meta) as r:
+        with nbtrack.start_run("exp", name=name, tags=tags, params=params, metadata=meta,
+                               store=root) as r:
             r.log(metrics)
+    return root
+
+
+@pytest.fixture
+def runs_made(filter_store, monkeypatch):
+    monkeypatch.setenv("NBTRACK_HOME", str(filter_store))
 
 
 def names(where: str) -> list[str]:
@@ -68,6 +77,10 @@ def names(where: str) -> list[str]:
         ('params.opt == "adam" and metrics.loss < 1', ["a"]),
         ('params.opt == "sgd" or metrics.loss > 1', ["b", "c"]),
         ('not params.opt == "adam"', ["b"]),
+        ("not params.fp16 == true", ["b", "c"]),  # c has no fp16: like params.fp16 != true
+        ("params.fp16 != true", ["b", "c"]),
+        ('not (params.fp16 == true or params.opt == "sgd")', ["c"]),
+        ("not metrics.acc > 0.9", ["b", "c"]),
         ('not (params.opt == "adam" or params.lr < 0.05)', []),
         ('(params.opt == "adam" or params.opt == "sgd") and metrics.loss > 0.3', ["b", "c"]),
         ('params.opt == "adam" and (metrics.loss > 1 or params.layers > 10)', ["a", "c"]),

@@ -266,3 +266,27 @@ def test_run_has_id_name_and_repr():
     assert run.name == "my-run" and len(run.id) == 26
     assert nbtrack.get_run("my-run")["run_id"] == run.id
     assert "my-run" in repr(run)
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "message"),
+    [
+        ("pass", "completed", None),
+        ("raise ValueError('bad data')", "failed", "bad data"),
+        ("raise KeyboardInterrupt", "killed", "KeyboardInterrupt"),
+    ],
+)
+def test_a_script_that_exits_with_a_run_open_ends_it(spawn, ending, status, message):
+    code = f"""
+        import nbtrack
+        run = nbtrack.start_run("exp")
+        run.log({{"loss": 0.5}})
+        print(run.id, flush=True)
+        {ending}
+    """
+    proc = spawn(code)
+    out, _ = proc.communicate(timeout=60)
+    log = nbtrack.get_run(out.split()[0])
+    assert log["status"] == status
+    assert (message is None and log["message"] is None) or message in log["message"]
+    assert log["metrics"]["loss"]["values"] == [0.5]

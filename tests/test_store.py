@@ -341,7 +341,10 @@ def test_index_compaction_keeps_every_run(store):
     assert frame["metrics.i"].to_list() == [float(i) for i in range(70)]
     assert frame["archived"].to_list() == [True] + [False] * 69
     assert nbtrack.runs(tags="even").height == 34
-    assert index.compact(Layout(store)) is not None  # explicit compaction: same result
+    before = index.read_rows(Layout(store))
+    assert index.compact(Layout(store)) is not None  # explicit compaction: same rows
+    assert index.read_rows(Layout(store)) == before  # every field of a row survives
+    assert [p.name[:8] for p in (store / "index").iterdir()] == ["compact-"]
     assert nbtrack.runs(include_archived=True, sort="started")["run_id"].to_list() == made
 
 

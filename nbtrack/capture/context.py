@@ -17,7 +17,7 @@ import threading
 from ..store import objects
 from ..store.layout import Layout
 
-_stored: dict[tuple[str, int], str] = {}  # (store root, id of snapshot) -> sha256
+_stored: dict[str, tuple[dict, str]] = {}  # store root -> (snapshot object, its sha256)
 _lock = threading.Lock()
 
 
@@ -41,15 +41,18 @@ def summary(snap: dict) -> dict:
 
 
 def _env_hash(layout: Layout, snap: dict) -> str:
-    key = (str(layout.root), id(snap))
+    """Store the snapshot once per (store, snapshot): ``env.snapshot()`` returns the same
+    object until the environment changes, so identity says when to store again."""
+    key = str(layout.root)
     with _lock:
         known = _stored.get(key)
-    if known is None:
-        data = json.dumps(snap, sort_keys=True, default=str).encode()
-        known = objects.put_bytes(layout, data)
-        with _lock:
-            _stored[key] = known
-    return known
+    if known is not None and known[0] is snap:
+        return known[1]
+    data = json.dumps(snap, sort_keys=True, default=str).encode()
+    digest = objects.put_bytes(layout, data)
+    with _lock:
+        _stored[key] = (snap, digest)
+    return digest
 
 
 def script_identity() -> dict | None:

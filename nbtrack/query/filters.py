@@ -260,7 +260,9 @@ def _compile(node, schema: dict, text: str):
             out = (out & p) if node.op == "and" else (out | p)
         return out
     column = resolve_field(node.field, schema, text, node.field_pos)
-    return _comparison(pl.col(column), schema[column], column, node, text)
+    # a missing value makes a comparison false, not null, so that `not` and `or` keep
+    # two-valued logic (`not x == 1` selects the runs without x, as `x != 1` does)
+    return _comparison(pl.col(column), schema[column], column, node, text).fill_null(False)
 
 
 def _comparison(col, dtype, column: str, node: Cmp, text: str):

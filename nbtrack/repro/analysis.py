@@ -408,7 +408,7 @@ class _Module:
                      command):
             self.f.env_commands.append(f"!{command}")
             return
-        if program in READONLY_SHELL:
+        if program in READONLY_SHELL and not re.search(r">|\btee\b", command):
             return
         touched = {_norm_path(w) for w in words[1:] if _PATH_LITERAL.match(w)}
         if touched:
