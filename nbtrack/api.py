@@ -63,7 +63,7 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
     else:
         ids = [rq.resolve(layout, r) for r in runs]
     key_list = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
-    return mq.scan(mq.files_for(layout, ids), key_list)
+    return mq.read(layout, ids, key_list)
 
 
 def get_run(run, with_metrics: bool = True, store: str | os.PathLike | None = None) -> dict:

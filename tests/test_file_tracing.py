@@ -27,7 +27,8 @@ def sha(data: bytes | str | Path) -> str:
 
 def recorded(run, kind: str) -> list[tuple[str, str]]:
     """(path, sha256) of the run's inputs or outputs, in the order recorded."""
-    return [(x["path"], x["sha256"]) for x in nbtrack.get_run(run.id, with_metrics=False)[kind]]
+    log = nbtrack.get_run(getattr(run, "id", run), with_metrics=False)
+    return [(x["path"], x["sha256"]) for x in log[kind]]
 
 
 @pytest.fixture
@@ -251,14 +252,17 @@ def test_traced_files_link_runs_in_lineage_across_a_rename(data):
 
 
 def test_polars_reads_by_path_are_invisible_but_a_python_file_object_is_seen(data):
-    """polars opens paths in Rust (no CPython ``open`` audit event); a file object
-    handed to it was opened by Python, so that one is seen."""
+    """polars opens paths in Rust and pyarrow in C++ (no CPython ``open`` audit event);
+    a file object handed to polars was opened by Python, so that one is seen."""
     Path("data/other.csv").write_text("a\n1\n")
     with nbtrack.start_run("t", trace_files=True) as run:
         assert pl.read_csv("data/raw.csv").shape == (1, 2)
         pl.DataFrame({"a": [1]}).write_csv("data/written-by-polars.csv")
         with open("data/other.csv", "rb") as f:
             assert pl.read_csv(f).shape == (1, 1)
+        import pyarrow.csv  # C++ I/O: invisible the same way
+
+        assert pyarrow.csv.read_csv("data/raw.csv").num_rows == 1
     assert recorded(run, "inputs") == [("data/other.csv", sha("a\n1\n"))]
     assert recorded(run, "outputs") == []
 
@@ -279,3 +283,27 @@ def test_a_plain_script_traces_and_records_writes_at_exit(data, spawn):
     assert [(x["path"], x["sha256"]) for x in log["inputs"]] == [("data/raw.csv", sha(data))]
     assert [(x["path"], x["sha256"]) for x in log["outputs"]] == [
         ("summary.txt", sha(str(len(data.read_text()))))]
+
+
+def test_a_notebook_run_traces_its_cells_in_a_real_kernel(data, store, tmp_path):
+    import sys
+
+    from kernel import Kernel
+
+    env = {"NBTRACK_HOME": str(store), "PYTHONPATH": os.pathsep.join(sys.path)}
+    cells = [
+        "%load_ext nbtrack",
+        "%track start etl --trace-files",
+        "rows = open('data/raw.csv').read().splitlines()",
+        "from pathlib import Path\nPath('data/clean.csv').write_text(rows[0])",
+        "%track stop",
+        "%track lineage data/clean.csv",
+    ]
+    with Kernel(tmp_path, env) as k:
+        results = [k.run(c) for c in cells]
+    assert all(r.ok for r in results), [(r.ename, r.evalue) for r in results]
+    (run,) = nbtrack.runs()["run_id"].to_list()
+    assert recorded(run, "inputs") == [("data/raw.csv", sha(data))]
+    assert recorded(run, "outputs") == [("data/clean.csv", sha("x,y"))]
+    page = next(d["text/html"] for d in results[-1].data if "text/html" in d)
+    assert "Lineage" in page and "data/clean.csv@" in page

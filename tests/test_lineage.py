@@ -59,6 +59,7 @@ def test_run_upstream_crosses_a_rename(chain):
     raw = sha("data/raw.csv")
     assert raw in up  # prepare's input comes with it
     assert evaluate.id not in up
+    assert "data/clean.csv" in up and Path("data/train.csv") in up and "report.json" not in up
     text = repr(up)  # each run lists a file under the name it used
     assert f"produced  data/clean.csv@{sha('data/train.csv')[:12]}" in text
     assert f"used      data/train.csv@{sha('data/train.csv')[:12]}" in text
@@ -183,6 +184,9 @@ def test_to_polars_frames(chain):
     assert set(edges["relation"]) == {"produced", "used_by"}
     made = edges.filter((pl.col("source") == train.id) & (pl.col("relation") == "produced"))
     assert made["target"].to_list() == [sha("model.pt")]
+    assert edges.schema["paths"] == pl.List(pl.String)
+    used = edges.filter(pl.col("target") == train.id).row(0, named=True)
+    assert used["paths"] == ["data/train.csv"] and used["relation"] == "used_by"
     # every edge joins two nodes of the frame
     assert set(edges["source"]) | set(edges["target"]) <= set(nodes["id"])
 

@@ -348,6 +348,43 @@ def test_index_compaction_keeps_every_run(store):
     assert nbtrack.runs(include_archived=True, sort="started")["run_id"].to_list() == made
 
 
+def test_a_reader_racing_an_index_compaction_misses_no_run(store, monkeypatch):
+    for _ in range(5):
+        with nbtrack.start_run("exp"):
+            pass
+    layout = Layout(store)
+    real_read = index.read_file
+
+    def read_while_another_process_compacts(path):
+        # between this reader's listing and its reads, a writer compacts the index
+        monkeypatch.setattr(index, "read_file", real_read)
+        index.compact(layout)
+        return real_read(path)
+
+    monkeypatch.setattr(index, "read_file", read_while_another_process_compacts)
+    assert nbtrack.runs().height == 5
+
+
+def test_a_reader_racing_a_metrics_compaction_misses_no_point(store, monkeypatch):
+    from nbtrack.query import metrics as metrics_query
+
+    run = nbtrack.start_run("exp")
+    for i in range(4):
+        run.log({"loss": i})
+        run.flush()
+    stale = metrics_query.files_for(Layout(store), [run.id])
+    run.end()  # compaction replaces the four segments the reader listed
+    real = metrics_query.files_for
+    listings = []
+
+    def listed_before_the_compaction(layout, run_ids):
+        listings.append(run_ids)
+        return stale if len(listings) == 1 else real(layout, run_ids)
+
+    monkeypatch.setattr(metrics_query, "files_for", listed_before_the_compaction)
+    assert nbtrack.metrics(run)["value"].to_list() == [0.0, 1.0, 2.0, 3.0]
+
+
 # ---------------------------------------------------------------- corruption
 def three_runs():
     made = []

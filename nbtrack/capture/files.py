@@ -30,18 +30,24 @@ exclude. Files nbtrack itself reads for an explicit ``use_input`` /
 ``log_output`` / ``log_artifact`` are not recorded twice.
 
 What tracing sees: everything that goes through CPython's ``open`` audit event:
-``open`` / ``io.open``, ``pathlib.Path.open`` / ``read_text`` / ``write_bytes``
-..., ``os.open`` (no mode: read/write is taken from its flags), ``shutil.copy``
-and ``copyfile`` (a read and a write), ``fileinput``, and any library that opens
-files with Python's ``open`` (``pl.read_csv(open(path, "rb"))``, ``json.load``,
-``pickle``, ``csv``; pandas' readers open paths this way too for CSV).
-What it cannot see: files opened by native code that does not call back into
-Python: **polars** (``pl.read_csv(path)``, ``scan_*``, ``write_*``; its I/O is Rust
-``std::fs``), **pyarrow** readers and writers (C++), pandas' parquet (pyarrow),
-``mmap`` of an already-open descriptor, and subprocesses. Audit hooks only fire
-for operations CPython itself performs (or code that calls ``sys.audit``), so
-for these record the file explicitly: ``pl.read_csv(nbtrack.use_input(path))``
-and ``nbtrack.log_output(path)`` after writing.
+``open`` (``io.open`` is the same function), ``pathlib.Path.open`` / ``read_text``
+/ ``write_bytes`` ..., ``os.open`` (no mode: read or write is taken from its
+flags), ``shutil.copy`` / ``copyfile`` (a read and a write), ``fileinput``,
+``tempfile``, and any library that opens files with Python's ``open``: ``json`` /
+``pickle`` / ``csv`` on a file object, ``pl.read_csv(open(path, "rb"))``.
+What it cannot see, and why: audit events are raised by CPython's own C code
+(and by code that calls ``sys.audit``), not by the operating system, so a file
+opened by native code is invisible: **polars** (``pl.read_csv(path)``,
+``scan_*``, ``write_*``: its I/O is Rust, no event fires at all), **pyarrow**
+readers and writers (C++), anything built on them (pandas' parquet), other
+native libraries that take a path, and subprocesses. For those, record the
+file explicitly: ``pl.read_csv(nbtrack.use_input(path))`` (``use_input`` returns
+the path) and ``nbtrack.log_output(path)`` after writing. Opens from every
+thread of the process are seen.
+
+Cost: the first read of a file (or of a new version of it) hashes and stores it
+inside that ``open`` call, at the hashing speed the benchmark prints; later
+opens of the same version cost a ``stat``.
 
 Audit hooks cannot be removed, so the hook is installed once and, with no run
 traced, returns after one global lookup (see ``benchmarks/bench_lineage.py`` for
@@ -66,6 +72,7 @@ DEFAULT_EXCLUDE = ("*.py", "*.pyc")
 NEVER = (".git", "__pycache__", "site-packages", ".ipynb_checkpoints", ".nbtrack")
 _NEVER_RE = re.compile(r"(?:^|/)(?:" + "|".join(re.escape(p) for p in NEVER) + r")(?:/|$)")
 _DECISIONS_MAX = 10_000
+_ACCMODE = getattr(os, "O_ACCMODE", 3)  # not defined on Windows; the POSIX value
 
 _tracers: tuple[Tracer, ...] = ()  # replaced whole (never mutated) so the hook reads it lock-free
 _lock = threading.Lock()
@@ -280,7 +287,7 @@ def _on_open(tracers: tuple[Tracer, ...], args: tuple) -> None:
     if isinstance(path, int) or flags is None:
         return  # an already-open descriptor: its path was seen when it was opened
     absolute = _absolute(path if type(path) is str else os.fsdecode(path))
-    access = flags & os.O_ACCMODE
+    access = flags & _ACCMODE
     reading = access != os.O_WRONLY and not flags & os.O_TRUNC
     key = own = None
     for tracer in tracers:

@@ -194,11 +194,15 @@ class Lineage:
         return [n for n in self.nodes if n["kind"] == "file"]
 
     def __contains__(self, item: object) -> bool:
-        """A run id, run name, Run, or sha256 in this piece of the graph."""
+        """A run id, run name, Run, sha256, or a path some file version here was seen under."""
         ref = getattr(item, "id", item)
+        if isinstance(ref, os.PathLike):
+            ref = os.fspath(ref)
         if not isinstance(ref, str):
             return False
-        return ref in self.distance or self._g.by_name.get(ref) in self.distance
+        if ref in self.distance or self._g.by_name.get(ref) in self.distance:
+            return True
+        return any(s in self.distance for s in self._g.by_path.get(_norm(ref), ()))
 
     def __len__(self) -> int:
         return len(self.distance)
@@ -259,7 +263,7 @@ class Lineage:
                 "status": [n.get("status") for n in nodes],
                 "started": [_us(n.get("started")) for n in nodes],
                 "sha256": [n.get("sha256") for n in nodes],
-                "paths": [n.get("paths") for n in nodes],
+                "paths": [_joined(n.get("paths")) for n in nodes],
                 "size": [n.get("size") for n in nodes],
                 "first_seen": [_us(n.get("first_seen")) for n in nodes],
             },
@@ -267,20 +271,22 @@ class Lineage:
                 "id": pl.String, "kind": pl.String, "label": pl.String, "distance": pl.Int64,
                 "is_target": pl.Boolean, "name": pl.String, "experiment": pl.String,
                 "status": pl.String, "started": pl.Int64, "sha256": pl.String,
-                "paths": pl.List(pl.String), "size": pl.Int64, "first_seen": pl.Int64,
+                "paths": pl.String, "size": pl.Int64, "first_seen": pl.Int64,
             },
-        ).with_columns(pl.col("started").cast(dt), pl.col("first_seen").cast(dt))
+        ).with_columns(
+            pl.col("started").cast(dt), pl.col("first_seen").cast(dt), _split(pl.col("paths")),
+        )
         edges = self.edges
         edge_frame = pl.DataFrame(
             {
                 "source": [e["source"] for e in edges],
                 "target": [e["target"] for e in edges],
                 "relation": [e["relation"] for e in edges],
-                "paths": [e["paths"] for e in edges],
+                "paths": [_joined(e["paths"]) or "" for e in edges],
             },
             schema={"source": pl.String, "target": pl.String, "relation": pl.String,
-                    "paths": pl.List(pl.String)},
-        )
+                    "paths": pl.String},
+        ).with_columns(_split(pl.col("paths")))
         return frame, edge_frame
 
     def to_dot(self) -> str:
@@ -294,10 +300,10 @@ class Lineage:
                 text = "\n".join([*n["paths"], f"{n['sha256'][:12]} · {_size(n['size'])}"])
                 shape = "ellipse"
             extra = ", penwidth=2" if n["id"] in self.targets else ""
-            lines.append(f'  "{n["id"]}" [shape={shape}, label="{_dot(text)}"{extra}];')
+            lines.append(f'  "{_dot(n["id"])}" [shape={shape}, label="{_dot(text)}"{extra}];')
         for e in self.edges:
             label = "produced" if e["relation"] == "produced" else "used by"
-            lines.append(f'  "{e["source"]}" -> "{e["target"]}" [label="{label}"];')
+            lines.append(f'  "{_dot(e["source"])}" -> "{_dot(e["target"])}" [label="{label}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -372,8 +378,22 @@ def _arrow(distance: int) -> str:
     return "·"
 
 
+def _joined(paths: list | None) -> str | None:
+    """Paths as one string (NUL cannot occur in a path): polars builds list columns from
+    Python lists one element at a time, and splits a string column in bulk."""
+    return None if paths is None else "\x00".join(paths)
+
+
+def _split(col):
+    import polars as pl
+
+    return pl.when(col == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(
+        col.str.split("\x00")).alias("paths")
+
+
 def _dot(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+            .replace("\n", "\\n"))
 
 
 def _size(size: object) -> str:

@@ -32,7 +32,23 @@ def _empty():
     )
 
 
-def scan(files: list[Path], keys: list[str] | None = None):
+class _Vanished(Exception):
+    """A listed file was deleted before the scan read it (a compaction replaced it)."""
+
+
+def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
+    """The points of ``run_ids`` as one long frame. When a run's segments are compacted
+    (another process ends the run) between the listing and the read, it lists again."""
+    run_ids = list(run_ids)
+    for _ in range(5):
+        try:
+            return scan(files_for(layout, run_ids), keys, _relist=True)
+        except _Vanished:
+            continue
+    return scan(files_for(layout, run_ids), keys)
+
+
+def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False):
     """Collect ``files`` into one long frame (``run_id`` and ``key`` as strings).
 
     A corrupt file would fail the whole scan, so on failure the files are checked
@@ -52,6 +68,8 @@ def scan(files: list[Path], keys: list[str] | None = None):
     try:
         return collect(files)
     except (pl.exceptions.PolarsError, OSError):
+        if _relist and not all(p.exists() for p in files):
+            raise _Vanished from None
         good = metric_files.readable(files)
         return collect(good) if good else _empty()
 
@@ -60,7 +78,7 @@ def last_values(layout: Layout, run_id: str) -> dict[str, float]:
     """The last value of each metric: at the highest step, latest logged on ties."""
     import polars as pl
 
-    frame = scan(files_for(layout, [run_id]))
+    frame = read(layout, [run_id])
     if frame.is_empty():
         return {}
     last = (
@@ -77,7 +95,7 @@ def series(layout: Layout, run_id: str) -> dict[str, dict[str, list]]:
     in the order logged (times as ISO-8601 strings)."""
     import polars as pl
 
-    frame = scan(files_for(layout, [run_id]))
+    frame = read(layout, [run_id])
     out: dict[str, dict[str, list]] = {}
     if frame.is_empty():
         return out

@@ -41,6 +41,11 @@ PURE_METHODS = frozenset(
     "format_map partition rpartition splitlines zfill center ljust rjust isoformat "
     "timestamp strftime total_seconds".split()
 )
+# modules whose functions leave the module object alone (random, numpy seed: not here)
+STATELESS_MODULES = frozenset(
+    "nbtrack math cmath json time statistics re itertools functools operator string textwrap "
+    "hashlib base64 pathlib datetime decimal fractions pprint".split()
+)
 CODE_LINE_MAGICS = {"time"}  # run their argument in the user namespace
 USE_ONLY_LINE_MAGICS = {"timeit", "prun"}
 CODE_CELL_MAGICS = {"time", "capture", "track", "timeit", "prun"}
@@ -454,8 +459,14 @@ class _ExprScan(ast.NodeVisitor):
     def __init__(self, module: _Module):
         self.m = module
         self.callees: set[str] = set()
+        self.shadow: list[set[str]] = []  # names local to an enclosing lambda/comprehension
+
+    def _shadowed(self, name: str) -> bool:
+        return any(name in frame for frame in self.shadow)
 
     def visit_Name(self, node: ast.Name) -> None:
+        if self._shadowed(node.id):
+            return
         if isinstance(node.ctx, ast.Load):
             self.m.use(node.id)
         elif isinstance(node.ctx, ast.Store):  # walrus target
@@ -484,21 +495,24 @@ class _ExprScan(ast.NodeVisitor):
                                                       and k.value.value is False)
                           for k in node.keywords)
             pure = func.attr in PURE_METHODS and not inplace
-            if root and not pure:
+            receiver_safe = pure or root in STATELESS_MODULES or isinstance(func.value, ast.Call)
+            if root and not receiver_safe and not self._shadowed(root):
                 self.m.mutate(root)
         if not pure:
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 if isinstance(arg, ast.Starred):
                     arg = arg.value
                 root = _root(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
-                if root:
+                if root and not self._shadowed(root):
                     self.m.mutate(root)
         self.generic_visit(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for name in _free_names(node, _params(node.args)):
-            self.m.use(name)
-            self.callees.add(name)
+            self.callees.add(name)  # what it reads, it reads when called
+        self.shadow.append(_params(node.args))
+        self.generic_visit(node)
+        self.shadow.pop()
 
     def _comprehension(self, node) -> None:
         bound: set[str] = set()
@@ -506,8 +520,9 @@ class _ExprScan(ast.NodeVisitor):
             names, mutated = [], []
             _target_names(gen.target, names, mutated)
             bound.update(names)
-        for name in _free_names(node, bound):
-            self.m.use(name)
+        self.shadow.append(bound)
+        self.generic_visit(node)
+        self.shadow.pop()
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
 
