@@ -38,6 +38,9 @@ def store(tmp_path, monkeypatch) -> Path:
         flushing.unregister(run)
     active._guest.clear()
     active._layouts.clear()
+    # per-process state that a test may leave behind (monkeypatch restores the variables)
+    for name in ("_env_before", "_reproducing"):
+        getattr(active, name, {}).clear()
 
 
 def child_environ(**extra: str) -> dict[str, str]:

@@ -37,7 +37,8 @@ class Kernel:
         full_env.pop("PYTEST_CURRENT_TEST", None)
         # the kernel runs the interpreter of the tests (the project's venv)
         self.km.kernel_spec.argv[0] = sys.executable
-        self.km.start_kernel(cwd=str(cwd), env=full_env)
+        self.km.start_kernel(cwd=str(cwd), env=full_env,
+                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=startup_timeout)

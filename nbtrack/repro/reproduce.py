@@ -206,6 +206,7 @@ def reproduce(layout: Layout, notebook: str | os.PathLike, tolerance: float = 1e
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": cwd}},
         on_cell_start=start, on_cell_executed=done,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport chatter in the report
     )
     since = time.time()
     stream.write(f"reproducing run {original} from {path} in a fresh kernel...\n")
