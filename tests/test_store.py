@@ -461,6 +461,18 @@ def test_corrupt_index_compact_file_is_skipped_and_no_run_disappears(store):
     readable_except(b, [a, c])
 
 
+def test_corrupt_store_marker_is_skipped_with_a_warning(store):
+    a, b, c = three_runs()
+    marker = store / "nbtrack-store.json"
+    marker.write_text('{"format": "nbtr')
+    nbtrack.active._layouts.clear()  # as a fresh process would see it
+    with pytest.warns(CorruptFileWarning, match="nbtrack-store.json"):
+        frame = nbtrack.runs()
+    assert frame.height == 3
+    readable_except(b, [a, c])
+    assert marker.read_text() == '{"format": "nbtr'  # left for a person to look at
+
+
 # ---------------------------------------------------------------- crashes
 KILLED_WRITER = """
     import time, nbtrack

@@ -100,8 +100,13 @@ class Layout:
         if marker.exists():
             try:
                 info = json.loads(marker.read_text())
-            except (OSError, ValueError) as exc:
-                raise StoreError(f"store marker {marker} is unreadable: {exc}") from exc
+                info.get("version")
+            except (OSError, ValueError, AttributeError) as exc:
+                # a damaged marker must not hide every run: say so, read the store as ours
+                from .arrow_io import warn_corrupt
+
+                warn_corrupt(marker, exc)
+                return
             if info.get("version", 0) > FORMAT_VERSION:
                 raise StoreError(
                     f"the store at {self.root} has format version {info.get('version')}, newer than"
