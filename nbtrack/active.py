@@ -152,7 +152,6 @@ def start_run(
         events.append({"type": "note", "t": started, "text": notes})
     records.write_records(layout.events_dir(run_id), events)
     run = Run(layout, run_id, run_name, experiment, owner=True)
-    run._alive_path = liveness.mark_alive(layout, run_id)
     from .query import state
 
     index.write_row(layout, state.summary_row(state.fold(events), {}))

@@ -17,6 +17,7 @@ import warnings
 import weakref
 
 FLUSH_INTERVAL_S = float(os.environ.get("NBTRACK_FLUSH_INTERVAL", "0.5"))
+MIN_SPACING_S = 0.1
 
 _runs: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
@@ -77,10 +78,13 @@ def _loop() -> None:
         _wake.clear()
         flush_all()
         now = time.monotonic()
-        if now - last_beat >= HEARTBEAT_EVERY_S:
+        beat = now - last_beat >= HEARTBEAT_EVERY_S
+        if beat:
             last_beat = now
-            for run in open_runs():
-                run.heartbeat()
+        for run in open_runs():
+            run.heartbeat(touch=beat)
+        # at most one flush per MIN_SPACING_S, however often cells end
+        _stop.wait(MIN_SPACING_S)
 
 
 def _ensure_thread() -> None:

@@ -160,7 +160,7 @@ class Run:
     __slots__ = (
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
-        "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock",
+        "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock", "_log_lock",
         "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
@@ -183,6 +183,9 @@ class Run:
         self._ap_times = self._times.append
         self._events: list[dict] = []
         self._flush_lock = threading.Lock()
+        # serialises loggers: several threads may log into one run, and a point's three
+        # appends (and a new key's id) must not interleave with another thread's
+        self._log_lock = threading.Lock()
         self._alive_path: Path | None = None
         self._editing = False  # a stored run opened for edits: every event is written at once
         # called as hook(run, status) just before the run records its end (file tracing
@@ -214,12 +217,17 @@ class Run:
         ap_p = self._ap_packed
         ap_v = self._ap_values
         ap_t = self._ap_times
-        for key, v in metrics.items():
-            st = nxt.get(key, 0) if step is None else step
-            nxt[key] = st + 1
-            ap_p((ids[key] << 47) | st)
-            ap_v(v)
-            ap_t(t)
+        lock = self._log_lock
+        lock.acquire()
+        try:
+            for key, v in metrics.items():
+                st = nxt.get(key, 0) if step is None else step
+                nxt[key] = st + 1
+                ap_p((ids[key] << 47) | st)
+                ap_v(v)
+                ap_t(t)
+        finally:
+            lock.release()
 
     def _normalise(self, metrics: object) -> dict[str, float]:
         """Slow path of ``log``: validate every key and value before anything is stored."""
@@ -231,10 +239,11 @@ class Run:
         for key, value in metrics.items():
             check_key(key)
             out[key] = value if type(value) is float else to_number(key, value)
-        for key in out:
-            if key not in self._key_ids:
-                self._key_ids[key] = len(self._keys)
-                self._keys.append(key)
+        with self._log_lock:
+            for key in out:
+                if key not in self._key_ids:
+                    self._key_ids[key] = len(self._keys)
+                    self._keys.append(key)
         return out
 
     @staticmethod
@@ -391,8 +400,14 @@ class Run:
                 records.write_records(self.layout.events_dir(self.id), self._events[:m])
                 del self._events[:m]
 
-    def heartbeat(self) -> None:
-        if self._alive_path is not None:
+    def heartbeat(self, touch: bool = True) -> None:
+        """Called by the flusher thread: write the run's alive marker the first time (off
+        the start path: another host sees a new run as alive for a grace period), then
+        touch it every few seconds."""
+        if self._alive_path is None:
+            if self.owner and not self._ended:
+                self._alive_path = liveness.mark_alive(self.layout, self.id)
+        elif touch:
             liveness.touch(self._alive_path)
 
     def end(self, status: str = "completed", message: str | None = None) -> None:
@@ -458,6 +473,7 @@ class Run:
         del self._times[:]
         del self._events[:]
         self._flush_lock = threading.Lock()
+        self._log_lock = threading.Lock()
         self.owner = False
         self._alive_path = None
 

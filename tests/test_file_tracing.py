@@ -192,6 +192,18 @@ def test_explicit_logging_is_not_recorded_twice(data):
     assert recorded(run, "outputs") == [("model.pt", sha("w"))]
 
 
+def test_detach_stops_tracing_before_the_run_ends(data):
+    with nbtrack.start_run("t", trace_files=True) as run:
+        Path("early.txt").write_text("early")
+        files.detach(run)
+        assert not files.tracing(run)
+        data.read_text()
+        Path("late.txt").write_text("late")
+        Path("early.txt").write_text("changed after detach")
+    assert recorded(run, "inputs") == []
+    assert recorded(run, "outputs") == [("early.txt", sha("early"))]
+
+
 def test_big_files_are_hashed_but_not_stored(data, store):
     big = Path("data/big.bin")
     big.write_bytes(b"z" * 4096)

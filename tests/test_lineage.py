@@ -230,3 +230,38 @@ def test_lineage_of_the_active_run_sees_its_files_before_it_ends():
     lin = nbtrack.lineage(run)  # flushed by the call, not by the background thread
     assert [f["paths"] for f in lin.files] == [["a.txt"]]
     run.end()
+
+
+def test_hashing_streams_and_skips_unchanged_files(monkeypatch):
+    from nbtrack.store import objects
+
+    big = Path("big.bin")
+    big.write_bytes(os.urandom(3 * objects.CHUNK + 5))
+    reads: list[int] = []
+
+    class Spy:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self.f.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(objects, "open", lambda *a, **k: Spy(open(*a, **k)), raising=False)
+    first = objects.hash_file(big)
+    assert first.sha256 == sha(big) and first.size == big.stat().st_size
+    assert reads and all(0 < n <= objects.CHUNK for n in reads)  # never the whole file at once
+    reads.clear()
+    assert objects.hash_file(big).sha256 == first.sha256
+    assert objects.hash_file(str(big.absolute())).sha256 == first.sha256
+    assert reads == []  # unchanged (size, mtime, inode): not read again
+    with big.open("r+b") as f:  # same size, new content
+        f.write(b"changed")
+    assert objects.hash_file(big).sha256 == sha(big) != first.sha256
+    assert reads  # read again

@@ -290,3 +290,34 @@ def test_a_script_that_exits_with_a_run_open_ends_it(spawn, ending, status, mess
     assert log["status"] == status
     assert (message is None and log["message"] is None) or message in log["message"]
     assert log["metrics"]["loss"]["values"] == [0.5]
+
+
+def test_threads_logging_into_one_run_keep_every_point_in_place():
+    import sys
+    import threading
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with nbtrack.start_run("exp") as run:
+            def work(key: str) -> None:
+                for s in range(20_000):
+                    run.log({key: s, "shared": 1.0})
+
+            threads = [threading.Thread(target=work, args=(f"k{i}",)) for i in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.setswitchinterval(old)
+    frame = nbtrack.metrics(run)
+    assert frame.height == 4 * 20_000 * 2
+    mine = frame.filter(pl.col("key") != "shared")
+    assert mine.filter(pl.col("value") != pl.col("step")).height == 0
+    assert sorted(mine["key"].unique()) == ["k0", "k1", "k2", "k3"]
+    for key in ("k0", "k1", "k2", "k3"):
+        assert mine.filter(pl.col("key") == key)["step"].to_list() == list(range(20_000))
+    shared = frame.filter(pl.col("key") == "shared")
+    assert sorted(shared["step"]) == list(range(80_000))  # auto steps never repeat
+    assert set(shared["value"]) == {1.0}

@@ -163,6 +163,27 @@ def test_end_flushes_everything_buffered(store):
     assert count_points(run.id) == 2000
 
 
+def test_logging_while_the_flusher_runs_keeps_every_point_in_place(spawn):
+    code = """
+        import nbtrack
+        with nbtrack.start_run("exp") as run:
+            for step in range(60_000):
+                run.log({"a": step, "b": -step, "c": step * 0.5})
+        print(run.id)
+    """
+    run_id = finish(spawn(code, env={"NBTRACK_FLUSH_INTERVAL": "0.001"})).strip()
+    frame = nbtrack.metrics([run_id])
+    assert frame.height == 180_000
+    wrong = frame.filter(
+        ((pl.col("key") == "a") & (pl.col("value") != pl.col("step")))
+        | ((pl.col("key") == "b") & (pl.col("value") != -pl.col("step")))
+        | ((pl.col("key") == "c") & (pl.col("value") != pl.col("step") * 0.5))
+    )
+    assert wrong.height == 0
+    for key in "abc":
+        assert frame.filter(pl.col("key") == key)["step"].to_list() == list(range(60_000))
+
+
 # ---------------------------------------------------------------- atomic, immutable files
 def test_no_temporary_files_are_left_and_readers_ignore_dot_files(store, tmp_path):
     (tmp_path / "in.txt").write_text("x")
@@ -519,6 +540,9 @@ def test_a_writer_on_another_host_is_crashed_once_its_heartbeat_is_stale(spawn, 
                                                                          store):
     proc = spawn(KILLED_WRITER)
     run_id, _ = read_line(proc).split()
+    alive_dir = store / "runs" / run_id / "alive"
+    wait_for(lambda: alive_dir.is_dir() and list(alive_dir.glob("*.json")),
+             what="the writer's heartbeat file")
     kill9(proc)
     # seen from another machine the pid means nothing: only the heartbeat file counts
     monkeypatch.setattr(liveness, "hostname", lambda: "some-other-host")
@@ -613,3 +637,50 @@ def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_
 
     digest = hashlib.sha256(b"weights").hexdigest()
     assert f"/objects/sha256/{digest[:2]}/{digest[2:]}" in got["objects"]
+
+
+SEGMENT = r"(compact-)?\d{19}-[0-9a-f]{10}-\d{6}"
+
+
+def test_layout_is_as_documented(store):
+    """The folders, names and schema that ``nbtrack/store/layout.py`` and
+    ``docs/store-format.md`` promise to other tools."""
+    import re
+
+    run = nbtrack.start_run("exp", name="documented")
+    run.log({"loss": 1.0})
+    run.flush()
+    alive_dir = store / "runs" / run.id / "alive"
+    alive = wait_for(lambda: alive_dir.is_dir() and list(alive_dir.iterdir()),
+                     what="the heartbeat file")  # written by the flusher thread
+    assert len(alive) == 1 and re.fullmatch(r"[0-9a-f]{10}\.json", alive[0].name)
+    owner = json.loads(alive[0].read_text())
+    assert owner["pid"] == os.getpid() and owner["host"]
+    run.log({"loss": 0.5})
+    run.end()
+    nbtrack.experiment("exp").set_description("d")
+    assert list((store / "runs" / run.id / "alive").glob("*.json")) == []  # gone at the end
+    for folder, suffix in [
+        (store / "runs" / run.id / "events", "json"),
+        (store / "runs" / run.id / "metrics", "arrow"),
+        (store / "index", "json"),
+        (store / "experiments", "json"),
+    ]:
+        names = [p.name for p in folder.iterdir()]
+        assert names, folder
+        assert all(re.fullmatch(rf"{SEGMENT}\.{suffix}", n) for n in names), names
+    assert (store / "names" / "documented").read_text() == run.id
+    [metrics_file] = (store / "runs" / run.id / "metrics").iterdir()
+    schema = pa.ipc.open_file(str(metrics_file)).schema
+    assert [(f.name, str(f.type)) for f in schema] == [
+        ("run_id", "dictionary<values=string, indices=int32, ordered=0>"),
+        ("key", "dictionary<values=string, indices=int32, ordered=0>"),
+        ("step", "int64"),
+        ("value", "double"),
+        ("time", "timestamp[ms, tz=UTC]"),
+    ]
+    events = [ev for p in sorted((store / "runs" / run.id / "events").iterdir())
+              for ev in json.loads(p.read_text())]
+    assert {"type", "t"} <= set(events[0]) and events[0]["type"] == "start"
+    assert events[0]["run_id"] == run.id and events[0]["experiment"] == "exp"
+    assert events[-1]["type"] == "status" and events[-1]["status"] == "completed"

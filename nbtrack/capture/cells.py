@@ -75,6 +75,9 @@ class CellRecorder:
         self._before: dict[str, int] = {}
         self._run_cells: dict[str, list[str]] = {}  # run id -> cell hashes, in order
         self._registered = False
+        self._seen: set[str] = set()
+        self._user_keys: set[str] = set()
+        self._pre_len = 0
 
     # ------------------------------------------------------------ lifecycle
     def register(self) -> None:
@@ -137,13 +140,44 @@ class CellRecorder:
 
     # ------------------------------------------------------------ events
     def _names(self) -> dict[str, int]:
-        return {k: id(v) for k, v in self.shell.user_ns.items()}
+        """id() of every user-visible global (O(user names), not O(namespace))."""
+        ns = self.shell.user_ns
+        return {k: id(ns[k]) for k in self._user_keys if k in ns}
+
+    def _discover(self, before: dict[str, int]) -> None:
+        """Learn the names that appeared since the last look.
+
+        IPython adds ``_i<n>``/``_<n>`` history names every cell, so the namespace grows
+        without bound; scanning it all twice per cell would cost O(cells run). New keys
+        sit at the end of a dict's insertion order, so the newest keys are read until a
+        run of already-known ones; a count check (keys now == keys before + new - deleted)
+        proves nothing was missed, else the whole namespace is scanned once.
+        """
+        ns = self.shell.user_ns
+        new: list[str] = []
+        streak = 0
+        for key in reversed(ns):
+            if key in self._seen:
+                streak += 1
+                if streak > 16:
+                    break
+            else:
+                streak = 0
+                new.append(key)
+        gone = sum(1 for k in before if k not in ns)
+        if len(ns) != self._pre_len + len(new) - gone:
+            new = list(ns.keys() - self._seen)
+        if new:
+            self._seen.update(new)
+            self._user_keys.update(k for k in new if not _ignored(k))
+        self._pre_len = len(ns)
 
     def pre_run_cell(self, info) -> None:
         if not getattr(info, "store_history", True):
             return
         source = info.raw_cell or ""
         self._before = self._names()
+        self._pre_len = len(self.shell.user_ns)
         self._current = {
             "source": source,
             "sha256": sha256_text(source),
@@ -214,11 +248,13 @@ class CellRecorder:
         before = self._before
         self._before = {}
         ns = self.shell.user_ns
+        self._discover(before)
         if current["started"] is None:  # not watched from its start: what it bound is unknown
             bound = deleted = None
         else:
-            bound = [k for k, v in ns.items() if before.get(k) != id(v) and not _ignored(k)]
-            deleted = [k for k in before if k not in ns and not _ignored(k)]
+            after = self._names()
+            bound = [k for k, ident in after.items() if before.get(k) != ident]
+            deleted = [k for k in before if k not in ns]
         error = result.error_in_exec or result.error_before_exec
         ok = error is None
         err_type = type(error).__name__ if error is not None else None
@@ -280,7 +316,7 @@ class CellRecorder:
                     self._rows[:0] = rows
                 raise
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, touch: bool = True) -> None:
         pass
 
     def _after_fork(self) -> None:

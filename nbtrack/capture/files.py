@@ -120,6 +120,7 @@ class Tracer:
         self.written: dict[str, str] = {}  # absolute -> path relative to the tree
         self._out: dict[str, tuple[tuple, str]] = {}  # absolute -> (stat key, sha256) recorded
         self._explicit: dict[str, tuple] = {}  # files nbtrack read for an explicit log call
+        self._finished = False
 
     # -------------------------------------------------------------- filtering
     def relative(self, absolute: str) -> str | None:
@@ -222,7 +223,10 @@ class Tracer:
         return objects.hash_file(absolute), False
 
     def finish(self, run=None, status=None) -> None:
-        """End hook: record what was written, then stop tracing this run."""
+        """End hook: record what was written, then stop tracing this run (once)."""
+        if self._finished:
+            return
+        self._finished = True
         try:
             with _busy():
                 self.record_written()

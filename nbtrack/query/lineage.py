@@ -122,7 +122,8 @@ def build(rows: list[dict]) -> Graph:
 
 def _walk(g: Graph, starts: list[str], upstream: bool, depth: int | None) -> dict[str, int]:
     """Nodes reachable from ``starts`` against (upstream) or along the edges, with the
-    number of runs crossed to reach them."""
+    fewest runs crossed to reach them (a 0-1 breadth-first walk: run -> file costs 0,
+    file -> run costs 1)."""
     dist = {s: 0 for s in starts}
     queue = deque(starts)
     while queue:
@@ -137,9 +138,12 @@ def _walk(g: Graph, starts: list[str], upstream: bool, depth: int | None) -> dic
         if step and depth is not None and d + 1 > depth:
             continue
         for other in sorted(nxt):
-            if other not in dist:
+            if d + step < dist.get(other, d + step + 1):
                 dist[other] = d + step
-                queue.append(other)
+                if step:
+                    queue.append(other)
+                else:
+                    queue.appendleft(other)
     return dist
 
 

@@ -59,8 +59,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path, data: bytes | memoryview) -> Path:
-    """Write ``data`` so that ``path`` is either absent or complete."""
+def write_bytes_atomic(path: Path, data: bytes | memoryview, durable: bool = True) -> Path:
+    """Write ``data`` so that ``path`` is either absent or complete.
+
+    The rename is what keeps readers from seeing half a file when a process dies.
+    ``durable`` also fsyncs file and folder, so the bytes survive a power cut;
+    small JSON records skip that (a few ms each on ordinary disks) and rely on
+    readers skipping a file an OS crash left empty.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
@@ -70,12 +76,13 @@ def write_bytes_atomic(path: Path, data: bytes | memoryview) -> Path:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        if _FSYNC:
+        if _FSYNC and durable:
             os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return path
 
 
@@ -126,8 +133,8 @@ def dumps(value: object) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_json_atomic(path: Path, value: object) -> Path:
-    return write_bytes_atomic(path, dumps(value).encode())
+def write_json_atomic(path: Path, value: object, durable: bool = False) -> Path:
+    return write_bytes_atomic(path, dumps(value).encode(), durable=durable)
 
 
 def claim_file(path: Path, content: str) -> bool:

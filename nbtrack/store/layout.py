@@ -119,7 +119,7 @@ class Layout:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         from .atomic import write_json_atomic
 
-        write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
+        write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION}, durable=True)
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / RUNS / check_run_id(run_id)

@@ -92,10 +92,13 @@ def owner_alive(layout: Layout, run_id: str, owner: dict) -> bool:
     if owner.get("host") == hostname() and owner.get("pid"):
         return pid_alive(int(owner["pid"]), owner.get("pid_start"))
     now = time.time()
-    for path in visible_files(layout.alive_dir(run_id), ".json"):
+    markers = visible_files(layout.alive_dir(run_id), ".json")
+    for path in markers:
         try:
             if now - path.stat().st_mtime < STALE_AFTER_S:
                 return True
         except FileNotFoundError:
             continue
-    return False
+    # the first marker is written by the writer's flusher thread shortly after start
+    started = owner.get("started")
+    return not markers and isinstance(started, (int, float)) and now - started < STALE_AFTER_S
