@@ -116,7 +116,11 @@ class TrackMagics:
 
     # ----------------------------------------------------------------- line
     def track(self, line: str = ""):
-        words = _split(line)
+        try:
+            words = _split(line)
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+            return None
         if not words or words[0] in ("-h", "--help", "help"):
             print(self.top.format_help())
             return None

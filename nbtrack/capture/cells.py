@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import time
 
@@ -276,6 +277,8 @@ class CellRecorder:
         current["execution_count"] = count
         for run in runs:
             self._record_on(run, current, ended, ok, err_type, err_msg, bound, deleted)
+        if "nbtrack.capture.files" in sys.modules:  # files a traced run wrote in this cell
+            sys.modules["nbtrack.capture.files"].cell_finished()
         flushing.wake()  # write this cell's records now, off the kernel's thread
 
     def _record_on(self, run, current: dict, ended: float, ok: bool, err_type, err_msg,

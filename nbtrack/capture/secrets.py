@@ -229,3 +229,16 @@ def redact_text(text: str) -> str:
     text = _ASSIGN.sub(_assign, text)
     text = _KEY_FORMATS.sub(REDACTED, text)
     return _LONG_TOKEN.sub(_token, text)
+
+
+def redact_known_values(text: str, environ: Mapping[str, str]) -> str:
+    """Replace the values of secret environment variables wherever they appear in
+    ``text`` (a command's output that echoed a token), then apply ``redact_text``."""
+    values = sorted(
+        {v for k, v in environ.items() if len(v) >= 6 and (is_secret_name(k) or looks_like_secret(v))},
+        key=len,
+        reverse=True,
+    )
+    for value in values:
+        text = text.replace(value, REDACTED)
+    return redact_text(text)

@@ -75,7 +75,7 @@ def _read_env_dump(path: Path) -> dict[str, str]:
 def run_tracked(command: str, run, stream=None) -> ShellResult:
     """Run ``command`` for ``run`` and record it; returns what happened."""
     from ..active import child_env
-    from .secrets import redact_text
+    from .secrets import redact_known_values, redact_text
 
     if not isinstance(command, str) or not command.strip():
         raise ValueError("%track sh needs a command, e.g. %track sh python train.py")
@@ -84,21 +84,21 @@ def run_tracked(command: str, run, stream=None) -> ShellResult:
     with tempfile.TemporaryDirectory(prefix="nbtrack-sh-") as tmp:
         dump = Path(tmp) / "env"
         out_path = Path(tmp) / "output.txt"
-        # run the user's command, then dump the environment it exported, keep its status
-        script = f'{command}\n__nbtrack_rc=$?\nenv -0 > "{dump}"\nexit $__nbtrack_rc\n'
+        # dump the environment the command exported when the shell exits, even by `exit N`
+        script = f"trap 'env -0 > \"{dump}\"' EXIT\n{command}\n"
         started = time.time()
         chunks: list[str] = []
-        with open(out_path, "w", encoding="utf-8") as keep:
-            proc = subprocess.Popen(
-                ["bash", "-c", script], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                stream.write(line)
-                keep.write(line)
-                chunks.append(line)
-            status = proc.wait()
+        proc = subprocess.Popen(
+            ["bash", "-c", script], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            stream.write(line)
+            chunks.append(line)
+        status = proc.wait()
+        # the kept copy never holds a secret the command printed
+        out_path.write_text(redact_known_values("".join(chunks), os.environ), encoding="utf-8")
         metrics, params = parse_tracked(
             {k: v for k, v in _read_env_dump(dump).items() if k.startswith(PREFIX)}
         )
