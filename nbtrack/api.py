@@ -129,14 +129,18 @@ def export(run, path: str | os.PathLike, store: str | os.PathLike | None = None)
 
 
 def reproduce(notebook: str | os.PathLike, tolerance: float = 1e-9, timeout: float = 600,
-              store: str | os.PathLike | None = None):
+              progress: bool = True, store: str | os.PathLike | None = None):
     """Run an exported notebook in a fresh kernel and compare the new run with the original.
 
     Returns a report: ``.ok``, ``.differences`` (code, inputs, params, metrics per step
-    beyond ``tolerance`` relative), ``.timings``.
+    beyond ``tolerance`` relative), ``.timings``. ``progress`` prints a line per cell.
 
     >>> report = nbtrack.reproduce("repro.ipynb", tolerance=1e-6); report.ok
     """
+    import io
+
     from .repro.reproduce import reproduce as _reproduce
 
-    return _reproduce(layout_for(store), notebook, tolerance=tolerance, timeout=timeout)
+    stream = None if progress else io.StringIO()
+    return _reproduce(layout_for(store), notebook, tolerance=tolerance, timeout=timeout,
+                      stream=stream)
