@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import PHI, chunk_stats, dir_bytes, main, value
+from _common import MASK, chunk_stats, dir_bytes, main, random_values, value
 
 pc = time.perf_counter_ns
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -43,12 +43,12 @@ def log_metric(n: int, chunk: int) -> dict:
 
     mlflow.set_experiment("bench-log")
     run = mlflow.start_run()
-    phi = PHI
+    vals, mask = random_values(), MASK
     chunks = []
     for start in range(0, n, chunk):
         t0 = pc()
         for i in range(start, start + chunk):
-            mlflow.log_metric("loss", (i * phi) % 1.0, step=i)
+            mlflow.log_metric("loss", vals[i & mask], step=i)
         chunks.append(pc() - t0)
     mlflow.end_run()
     return {
@@ -173,7 +173,8 @@ def build_history(runs: int, steps: int) -> dict:
     for r in range(runs):
         run = client.create_run(exp)
         points = [
-            Metric(k, value(s + r + j), now, s) for s in range(steps) for j, k in enumerate(KEYS)
+            Metric(k, value(3 * (s + steps * r) + j), now, s)
+            for s in range(steps) for j, k in enumerate(KEYS)
         ]
         for j in range(0, len(points), 1000):
             client.log_batch(run.info.run_id, metrics=points[j:j + 1000])

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from _common import (
-    PHI,
+    MASK,
     chunk_stats,
     dir_bytes,
     main,
     peak_rss_kb,
+    random_values,
     reset_peak_rss,
     rss_kb,
     value,
@@ -39,11 +40,11 @@ def _floor_pass(n: int, chunk: int) -> list[int]:
     """The floor: the same loop appending ``(i, x)`` to a list."""
     chunks = []
     rows: list = []
-    phi = PHI
+    vals, mask = random_values(), MASK
     for start in range(0, n, chunk):
         t0 = pc()
         for i in range(start, start + chunk):
-            rows.append((i, (i * phi) % 1.0))
+            rows.append((i, vals[i & mask]))
         chunks.append(pc() - t0)
     del rows
     gc.collect()
@@ -56,13 +57,13 @@ def log_loop(n: int, chunk: int) -> dict:
 
     floor_a = _floor_pass(n, chunk)
     run = nbtrack.start_run("bench-log")
-    phi = PHI
+    vals, mask = random_values(), MASK
     chunks = []
     t_all = pc()
     for start in range(0, n, chunk):
         t0 = pc()
         for i in range(start, start + chunk):
-            run.log({"loss": (i * phi) % 1.0}, step=i)
+            run.log({"loss": vals[i & mask]}, step=i)
         chunks.append(pc() - t0)
     loop_ns = pc() - t_all
     files_before_end = _metric_bytes(run.id)[1]
@@ -137,6 +138,7 @@ def memory(n: int, preload_polars: bool = False) -> dict:
     ``preload_polars`` imports polars before the baseline, to tell what ``end()``
     costs in data from what importing polars costs.
     """
+    vals, mask = random_values(), MASK
     rss_start = rss_kb()
     import nbtrack
 
@@ -153,10 +155,9 @@ def memory(n: int, preload_polars: bool = False) -> dict:
     reset_ok = reset_peak_rss()
     hwm_base = peak_rss_kb()
     baseline = rss_base if reset_ok else max(rss_base, hwm_base)
-    phi = PHI
     t0 = pc()
     for i in range(1, n):
-        run.log({"loss": (i * phi) % 1.0}, step=i)
+        run.log({"loss": vals[i & mask]}, step=i)
     log_ns = pc() - t0
     hwm_logged = peak_rss_kb()
     rss_logged = rss_kb()
@@ -212,13 +213,18 @@ def run_start(n: int) -> dict:
     }
 
 
-def build_runs(n: int) -> dict:
-    """``n`` runs with params, tags and one logged step: what ``runs()`` will list."""
+def build_runs(n: int, probe_at: int = 0) -> dict:
+    """``n`` runs with params, tags and one logged step: what ``runs()`` will list.
+
+    With ``probe_at``, ``runs()`` is also timed (warm, median of 3) once that many
+    runs exist, so a baseline measured at a smaller size (MLflow's) has a like figure.
+    """
     import nbtrack
 
     blocks = 10 if n >= 10 else 1
     per_block = n // blocks
     block_ms = []
+    probe = None
     t_all = pc()
     made = 0
     for _ in range(blocks):
@@ -234,6 +240,13 @@ def build_runs(n: int) -> dict:
             run.log({"loss": value(i), "acc": value(i + 1)}, step=0)
             run.end()
             made += 1
+            if made == probe_at:
+                t_probe = pc()
+                nbtrack.runs()
+                warm = [_timed(nbtrack.runs)[0] for _ in range(3)]
+                probe = {"runs": made, "warm_median_s": statistics.median(warm)}
+                t0 += pc() - t_probe  # not part of the creation figures
+                t_all += pc() - t_probe
         block_ms.append((pc() - t0) / per_block / 1e6)
     total = pc() - t_all
     index_bytes, index_files = dir_bytes(_store() / "index")
@@ -245,6 +258,7 @@ def build_runs(n: int) -> dict:
         "last_block_ms_per_run": block_ms[-1],
         "index_files": index_files,
         "index_bytes": index_bytes,
+        "probe": probe,
     }
 
 
@@ -256,7 +270,8 @@ def build_metrics(runs: int, steps: int) -> dict:
     for r in range(runs):
         run = nbtrack.start_run("bench-metrics", params={"seed": r})
         for s in range(steps):
-            run.log({"loss": value(s + r), "acc": value(s + r + 1), "lr": value(s + r + 2)}, step=s)
+            k = 3 * (s + steps * r)
+            run.log({"loss": value(k), "acc": value(k + 1), "lr": value(k + 2)}, step=s)
         run.end()
     total = pc() - t_all
     disk, files = dir_bytes(_store() / "runs", "*.arrow")

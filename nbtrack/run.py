@@ -39,8 +39,12 @@ STATUSES = ("running", "completed", "failed", "killed", "crashed")
 MAX_KEY_LEN = 250
 
 
-def _now() -> float:
-    return time.time()
+_now = time.time  # bound once: the hot path pays no extra frame
+_MAX_STEP = metric_files.MAX_STEP
+
+
+class _SlowPath(Exception):
+    """Raised inside ``log``'s fast loop to fall back to full validation."""
 
 
 def flatten(params: Mapping, prefix: str = "") -> dict:
@@ -161,6 +165,7 @@ class Run:
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
         "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock", "_log_lock",
+        "_unwritten",
         "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
@@ -175,12 +180,8 @@ class Run:
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
         self._next_step: dict[str, int] = {}
-        self._packed = array("q")
-        self._values = array("d")
-        self._times = array("d")
-        self._ap_packed = self._packed.append
-        self._ap_values = self._values.append
-        self._ap_times = self._times.append
+        self._new_buffers()
+        self._unwritten: list[tuple] = []
         self._events: list[dict] = []
         self._flush_lock = threading.Lock()
         # serialises loggers: several threads may log into one run, and a point's three
@@ -197,37 +198,81 @@ class Run:
         """Log numeric values; ``step`` defaults to one more than the key's last step.
 
         Logging a key twice at the same step keeps both points (with their times).
+        A call is all or nothing: a bad key or value raises before anything is kept.
         """
         if self._ended:
             raise RunEndedError(f"run {self.name} ({self.id}) has ended; start a new run to log")
         t = _now()
-        ids = self._key_ids
-        if type(metrics) is not dict:
-            metrics = self._normalise(metrics)
-        else:
-            for key, v in metrics.items():
-                tv = type(v)
-                # an int beyond float64 (rare) takes the slow path, which refuses it
-                if (tv is not float and (tv is not int or not -1e308 < v < 1e308)) or key not in ids:
-                    metrics = self._normalise(metrics)
-                    break
-        if step is not None and (type(step) is not int or step < 0 or step > metric_files.MAX_STEP):
+        if step is not None and (type(step) is not int or step < 0 or step > _MAX_STEP):
             step = self._check_step(step)
-        nxt = self._next_step
-        ap_p = self._ap_packed
-        ap_v = self._ap_values
-        ap_t = self._ap_times
-        lock = self._log_lock
-        lock.acquire()
-        try:
+        with self._log_lock:  # threads logging into one run must not interleave a point
+            ids = self._key_ids
+            nxt = self._next_step
+            ap_p = self._ap_packed
+            ap_v = self._ap_values
+            ap_t = self._ap_times
+            key = None
+            try:
+                if step is None:
+                    for key, v in metrics.items():
+                        if type(v) is not float and type(v) is not int:
+                            raise _SlowPath
+                        packed = ids[key] << 47  # KeyError: a key not seen before
+                        st = nxt.get(key, 0)
+                        ap_v(v)  # OverflowError: an int beyond float64
+                        ap_p(packed | st)
+                        ap_t(t)
+                        nxt[key] = st + 1
+                else:
+                    for key, v in metrics.items():
+                        if type(v) is not float and type(v) is not int:
+                            raise _SlowPath
+                        packed = ids[key] << 47
+                        ap_v(v)
+                        ap_p(packed | step)
+                        ap_t(t)
+                    for key in metrics:
+                        nxt[key] = step + 1
+                return
+            except (_SlowPath, KeyError, OverflowError, AttributeError, TypeError):
+                self._undo(metrics, key, step is None)
+        self._log_slow(metrics, step, t)
+
+    def _undo(self, metrics, failed_key, auto_step: bool) -> None:
+        """Take back the points a failed fast-path call appended (the lock is held).
+
+        Keys before ``failed_key`` went in whole; with automatic steps their counters
+        moved on and go back to the step each point used."""
+        if failed_key is None:
+            return
+        done = 0
+        for key in metrics:
+            if key == failed_key:
+                break
+            done += 1
+        values = self._values
+        if len(values) > len(self._packed):  # the failing key's value went in alone
+            del values[-1]
+        if done:
+            if auto_step:
+                steps = self._packed[-done:]
+                for key, packed in zip(list(metrics)[:done], steps, strict=True):
+                    self._next_step[key] = packed & metric_files.STEP_MASK
+            del self._packed[-done:]
+            del values[-done:]
+            del self._times[-done:]
+
+    def _log_slow(self, metrics, step: int | None, t: float) -> None:
+        metrics = self._normalise(metrics)
+        with self._log_lock:
+            ids = self._key_ids
+            nxt = self._next_step
             for key, v in metrics.items():
                 st = nxt.get(key, 0) if step is None else step
+                self._ap_values(v)
+                self._ap_packed((ids[key] << 47) | st)
+                self._ap_times(t)
                 nxt[key] = st + 1
-                ap_p((ids[key] << 47) | st)
-                ap_v(v)
-                ap_t(t)
-        finally:
-            lock.release()
 
     def _normalise(self, metrics: object) -> dict[str, float]:
         """Slow path of ``log``: validate every key and value before anything is stored."""
@@ -239,6 +284,8 @@ class Run:
         for key, value in metrics.items():
             check_key(key)
             out[key] = value if type(value) is float else to_number(key, value)
+            if type(out[key]) is int and not -1e308 < out[key] < 1e308:
+                raise MetricTypeError(f"metric {key!r} got an int too large for float64: {value}")
         with self._log_lock:
             for key in out:
                 if key not in self._key_ids:
@@ -381,20 +428,34 @@ class Run:
         return self.use_input(path, name=name, description=description or None)
 
     # ------------------------------------------------------------------ lifecycle
+    def _take_points(self):
+        """Swap in empty buffers (under the log lock: O(1)); the old ones go to disk."""
+        with self._log_lock:
+            if not self._times:
+                return None
+            taken = (list(self._keys), self._packed, self._values, self._times)
+            self._new_buffers()
+        return taken
+
+    def _new_buffers(self) -> None:
+        self._packed = array("q")
+        self._values = array("d")
+        self._times = array("d")
+        self._ap_packed = self._packed.append
+        self._ap_values = self._values.append
+        self._ap_times = self._times.append
+
     def flush(self) -> None:
         """Write everything buffered now (metrics as one Arrow segment, events as JSON)."""
         with self._flush_lock:
-            n = len(self._times)
-            if n:
-                keys = list(self._keys)
-                packed = self._packed[:n]
-                values = self._values[:n]
-                times = self._times[:n]
+            taken = self._take_points()
+            if taken is not None:
+                self._unwritten.append(taken)
+            while self._unwritten:  # a failed write is retried, in order, next time
+                keys, packed, values, times = self._unwritten[0]
                 batch = metric_files.build_batch(self.id, keys, packed, values, times)
                 metric_files.write_segment(self.layout, self.id, batch)
-                del self._packed[:n]
-                del self._values[:n]
-                del self._times[:n]
+                self._unwritten.pop(0)
             m = len(self._events)
             if m:
                 records.write_records(self.layout.events_dir(self.id), self._events[:m])
@@ -468,9 +529,8 @@ class Run:
 
     def _after_fork(self) -> None:
         """In a forked child the buffers are the parent's: drop them, log as a guest."""
-        del self._packed[:]
-        del self._values[:]
-        del self._times[:]
+        self._new_buffers()
+        self._unwritten = []
         del self._events[:]
         self._flush_lock = threading.Lock()
         self._log_lock = threading.Lock()

@@ -321,3 +321,18 @@ def test_threads_logging_into_one_run_keep_every_point_in_place():
     shared = frame.filter(pl.col("key") == "shared")
     assert sorted(shared["step"]) == list(range(80_000))  # auto steps never repeat
     assert set(shared["value"]) == {1.0}
+
+
+def test_a_refused_call_leaves_automatic_steps_where_they_were(store):
+    with nbtrack.start_run("steps") as run:
+        run.log({"a": 1.0})
+        with pytest.raises(MetricTypeError):
+            run.log({"a": 2.0, "b": "not a number"}, step=50)
+        run.log({"a": 3.0})
+        run.log({"a": 4.0, "c": 1.0})
+        with pytest.raises(MetricTypeError):
+            run.log({"a": 5.0, "c": 2.0, "d": [1]})
+        run.log({"a": 6.0, "c": 3.0})
+    series = nbtrack.get_run(run.id)["metrics"]
+    assert series["a"]["steps"] == [0, 1, 2, 3] and series["a"]["values"] == [1.0, 3.0, 4.0, 6.0]
+    assert series["c"]["steps"] == [0, 1] and "b" not in series and "d" not in series
