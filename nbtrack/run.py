@@ -41,6 +41,7 @@ MAX_KEY_LEN = 250
 
 _now = time.time  # bound once: the hot path pays no extra frame
 _MAX_STEP = metric_files.MAX_STEP
+COMPACT_EVERY = 64  # flush segments between merges of a running run's metric files
 
 
 class _SlowPath(Exception):
@@ -165,7 +166,7 @@ class Run:
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
         "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock", "_log_lock",
-        "_unwritten",
+        "_unwritten", "_segments",
         "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
@@ -182,6 +183,7 @@ class Run:
         self._next_step: dict[str, int] = {}
         self._new_buffers()
         self._unwritten: list[tuple] = []
+        self._segments = 0
         self._events: list[dict] = []
         self._flush_lock = threading.Lock()
         # serialises loggers: several threads may log into one run, and a point's three
@@ -456,6 +458,12 @@ class Run:
                 batch = metric_files.build_batch(self.id, keys, packed, values, times)
                 metric_files.write_segment(self.layout, self.id, batch)
                 self._unwritten.pop(0)
+                self._segments += 1
+                if self._segments % COMPACT_EVERY == 0 and self.owner and not self._ended:
+                    # a long run: merge its flush segments (and, when compacts pile up,
+                    # those too) so readers of a running run open a handful of files
+                    many = self._segments % (COMPACT_EVERY * 8) == 0
+                    metric_files.compact(self.layout, self.id, small_only=not many)
             m = len(self._events)
             if m:
                 records.write_records(self.layout.events_dir(self.id), self._events[:m])

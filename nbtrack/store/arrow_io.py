@@ -92,9 +92,9 @@ def live_files(files: list[Path]) -> list[Path]:
     Only reads footers when something could be stale: the usual folder after a
     compaction holds one compact file and nothing else.
     """
-    from .layout import COMPACT_PREFIX
+    from .layout import is_compact
 
-    compacts = [p for p in files if p.name.startswith(COMPACT_PREFIX)]
+    compacts = [p for p in files if is_compact(p)]
     if not compacts or len(files) == 1:
         return files
     replaced: set[str] = set()

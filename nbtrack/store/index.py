@@ -4,7 +4,7 @@ A row is written when a run starts, when it ends and when a finished run is
 edited (tags, archive, notes). Rows are never updated in place: each write is a
 new ``index/<seg>.json`` file and the row with the highest ``rev`` wins. When
 the folder holds many small files they are merged into one
-``index/compact-<seg>.arrow`` (typed columns; nested values as JSON text), which
+``index/<seg>.compact-<writer>-<n>.arrow`` (typed columns; nested values as JSON text), which
 names the files it replaced in its metadata and is committed before they are
 deleted.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .arrow_io import live_files, pa, read_table, with_replaces, write_batches
 from .atomic import WRITER, dumps, write_json_atomic
-from .layout import COMPACT_PREFIX, Layout, visible_files
+from .layout import Layout, compact_name, visible_files
 from .records import read_file
 
 COMPACT_THRESHOLD = 128
@@ -119,7 +119,7 @@ def compact(layout: Layout) -> Path | None:
             value = row.get(key)
             columns[key].append(None if value is None else dumps(value))
     table = pa().table(columns, schema=schema)
-    out = layout.index_dir / WRITER.segment_name(".arrow", prefix=COMPACT_PREFIX)
+    out = layout.index_dir / compact_name(used[0], ".arrow")
     write_batches(out, schema, table.to_batches(), level=3)
     for path in used:
         try:

@@ -11,10 +11,10 @@ The full description, with examples, is in ``docs/store-format.md``::
       runs/<run_id>/
         events/<seg>.json                JSON list of events (start, params, tags, status, ...)
         metrics/<seg>.arrow              run_id, key, step, value, time; one row per point
-        metrics/compact-<seg>.arrow      the same, merged when the run ends
+        metrics/<seg>.compact-<w>-<n>.arrow   the same, merged (named after its first input)
         alive/<writer>.json              a live writer's host/pid; its mtime is the heartbeat
       index/<seg>.json                   one run summary row (written at start, end, edits)
-      index/compact-<seg>.arrow          many summary rows merged; latest ``rev`` per run wins
+      index/<seg>.compact-<w>-<n>.arrow  many summary rows merged; latest ``rev`` per run wins
       objects/sha256/<2 hex>/<62 hex>    artifact and input content, stored once by hash
       names/<friendly-name>              claimed run names (content: the run id)
       experiments/<seg>.json             experiment events (description, tags, archive)
@@ -48,7 +48,7 @@ INDEX = "index"
 OBJECTS = "objects"
 NAMES = "names"
 EXPERIMENTS = "experiments"
-COMPACT_PREFIX = "compact-"
+COMPACT_MARK = ".compact"  # <first input's stem>.compact.<ext>: sorts where its data began
 TMP_PREFIX = ".tmp-"
 
 # Crockford base32, lower case: the alphabet of run ids (see nbtrack.ids).
@@ -188,3 +188,16 @@ def visible_files(folder: Path, suffix: str) -> list[Path]:
         ]
     names.sort()
     return [folder / n for n in names]
+
+
+def is_compact(path: Path) -> bool:
+    return COMPACT_MARK in path.name
+
+
+def compact_name(first_input: Path, suffix: str) -> str:
+    """``<first input's stem>.compact-<writer>-<seq><suffix>``: named after its first
+    input so that name order stays log order, and never equal to an input's name."""
+    from .atomic import WRITER
+
+    stem = first_input.name.split(".", 1)[0]
+    return f"{stem}{COMPACT_MARK}-{WRITER.segment_name(suffix).split('-', 1)[1]}"

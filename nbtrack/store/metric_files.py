@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .arrow_io import live_files, pa, read_table, with_replaces, write_batches
 from .atomic import WRITER
-from .layout import COMPACT_PREFIX, Layout, visible_files
+from .layout import Layout, compact_name, is_compact, visible_files
 
 STEP_BITS = 47  # in memory a point's key id and step share one int64 (see nbtrack.run)
 STEP_MASK = (1 << STEP_BITS) - 1
@@ -91,8 +91,11 @@ def readable(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if open_segment(p) is not None]
 
 
-def compact(layout: Layout, run_id: str, min_files: int = 2) -> Path | None:
+def compact(layout: Layout, run_id: str, min_files: int = 2, small_only: bool = False) -> Path | None:
     """Merge a run's segments into one file, keeping log order.
+
+    ``small_only`` merges just the flush segments (done every few dozen flushes of a
+    long run, so readers of a running run open few files); otherwise everything.
 
     Streams one segment at a time (memory stays bounded by the biggest segment),
     rewrites key indices against one shared dictionary, commits the new file
@@ -100,6 +103,8 @@ def compact(layout: Layout, run_id: str, min_files: int = 2) -> Path | None:
     inputs, so a crash between the commit and the deletes double-counts nothing.
     """
     files = segment_files(layout, run_id)
+    if small_only:
+        files = [p for p in files if not is_compact(p)]
     if len(files) < min_files:
         return None
     keys: dict[str, int] = {}
@@ -115,7 +120,7 @@ def compact(layout: Layout, run_id: str, min_files: int = 2) -> Path | None:
     if len(good) < min_files:
         return None
     out_schema = with_replaces(schema(), good)
-    out = layout.metrics_dir(run_id) / WRITER.segment_name(".arrow", prefix=COMPACT_PREFIX)
+    out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow")
     write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
     for path in good:
         try:
