@@ -85,7 +85,9 @@ def runs(
     rows = current_rows(layout)
     wanted_exp = _as_set(experiment)
     wanted_status = _as_set(status)
-    wanted_tags = _as_set(tags)
+    wanted_tags = _as_set(tags.split(",") if isinstance(tags, str) else tags)
+    if wanted_tags is not None:
+        wanted_tags = {t.strip() for t in wanted_tags if t.strip()}
     hidden_exps = set() if include_archived else experiments_mod.archived(layout)
     selected = [
         r
