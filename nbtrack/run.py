@@ -1,15 +1,18 @@
 """Run: the write API of one tracked run.
 
 ``log`` is the hot path (a training loop may call it millions of times): it
-checks types, assigns steps and appends to three flat ``array`` buffers, nothing
-else. The flusher thread turns those buffers into Arrow segments. Everything
-else a run records (params, tags, notes, files, status) is an *event* appended to
-a list and written as JSON with the next flush.
+checks types, assigns steps and appends each point to one flat ``array('d')``
+as four numbers (key id, step, value, time), nothing else. The flusher thread
+turns that buffer into Arrow segments. Everything else a run records (params,
+tags, notes, files, status) is an *event* appended to a list and written as JSON
+with the next flush.
 
-The flusher and the logging thread share the buffers without a lock: the
-logging thread only appends (``packed``, then ``values``, then ``times``), the
-flusher only removes a prefix whose length it read from ``times``, and each of
-those is one atomic operation under the GIL.
+No lock on the hot path: a point goes in with one ``array.extend`` of a tuple of
+floats, a single C call that no other thread can interleave under the GIL; the
+flusher copies and removes a prefix (whole points: the length is always a
+multiple of four), again single calls. A call is validated before its first
+point is appended, so a refused call leaves nothing behind. Key ids are given
+out under a lock, on the slow path, once per new key.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 import time
 from array import array
 from collections.abc import Iterable, Mapping
+from itertools import count
 from pathlib import Path, PurePosixPath
 
 from . import flushing
@@ -41,11 +45,8 @@ MAX_KEY_LEN = 250
 
 _now = time.time  # bound once: the hot path pays no extra frame
 _MAX_STEP = metric_files.MAX_STEP
+_BIG = 1.7976931348623157e308  # ints beyond float64's range are refused, not overflowed
 COMPACT_EVERY = 64  # flush segments between merges of a running run's metric files
-
-
-class _SlowPath(Exception):
-    """Raised inside ``log``'s fast loop to fall back to full validation."""
 
 
 def flatten(params: Mapping, prefix: str = "") -> dict:
@@ -164,9 +165,8 @@ class Run:
 
     __slots__ = (
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
-        "_keys", "_key_ids", "_next_step", "_packed", "_values", "_times",
-        "_ap_packed", "_ap_values", "_ap_times", "_events", "_flush_lock", "_log_lock",
-        "_unwritten", "_segments",
+        "_keys", "_key_ids", "_next_step", "_explicit", "_points", "_extend",
+        "_events", "_flush_lock", "_log_lock", "_unwritten", "_segments",
         "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
@@ -180,15 +180,15 @@ class Run:
         self.status = "running"
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
-        self._next_step: dict[str, int] = {}
-        self._new_buffers()
+        self._next_step: dict[str, count] = {}  # per key: the next automatic step
+        self._explicit: dict[str, int] = {}  # per key: the last explicit step, if newer
+        self._points = array("d")  # key id, step, value, time; four per point
+        self._extend = self._points.extend
         self._unwritten: list[tuple] = []
         self._segments = 0
         self._events: list[dict] = []
         self._flush_lock = threading.Lock()
-        # serialises loggers: several threads may log into one run, and a point's three
-        # appends (and a new key's id) must not interleave with another thread's
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.Lock()  # new keys get their ids one at a time
         self._alive_path: Path | None = None
         self._editing = False  # a stored run opened for edits: every event is written at once
         # called as hook(run, status) just before the run records its end (file tracing
@@ -205,76 +205,55 @@ class Run:
         if self._ended:
             raise RunEndedError(f"run {self.name} ({self.id}) has ended; start a new run to log")
         t = _now()
+        if type(metrics) is dict and len(metrics) == 1:  # the common case, straight through
+            ((key, v),) = metrics.items()
+            kid = self._key_ids.get(key)
+            if kid is not None and (type(v) is float or type(v) is int and -_BIG < v < _BIG):
+                if step is None:
+                    if self._explicit:
+                        self._restart_counters()
+                    self._extend((kid, next(self._next_step[key]), v, t))
+                    return
+                if type(step) is int and 0 <= step <= _MAX_STEP:
+                    self._explicit[key] = step
+                    self._extend((kid, step, v, t))
+                    return
+        ids = self._key_ids
+        if type(metrics) is not dict:
+            return self._log_slow(metrics, step, t)
+        for key, v in metrics.items():
+            if type(v) is not float and (type(v) is not int or not -_BIG < v < _BIG) or key not in ids:
+                return self._log_slow(metrics, step, t)
         if step is not None and (type(step) is not int or step < 0 or step > _MAX_STEP):
             step = self._check_step(step)
-        with self._log_lock:  # threads logging into one run must not interleave a point
-            ids = self._key_ids
-            nxt = self._next_step
-            ap_p = self._ap_packed
-            ap_v = self._ap_values
-            ap_t = self._ap_times
-            key = None
-            try:
-                if step is None:
-                    for key, v in metrics.items():
-                        if type(v) is not float and type(v) is not int:
-                            raise _SlowPath
-                        packed = ids[key] << 47  # KeyError: a key not seen before
-                        st = nxt.get(key, 0)
-                        ap_v(v)  # OverflowError: an int beyond float64
-                        ap_p(packed | st)
-                        ap_t(t)
-                        nxt[key] = st + 1
-                else:
-                    for key, v in metrics.items():
-                        if type(v) is not float and type(v) is not int:
-                            raise _SlowPath
-                        packed = ids[key] << 47
-                        ap_v(v)
-                        ap_p(packed | step)
-                        ap_t(t)
-                    for key in metrics:
-                        nxt[key] = step + 1
-                return
-            except (_SlowPath, KeyError, OverflowError, AttributeError, TypeError):
-                self._undo(metrics, key, step is None)
-        self._log_slow(metrics, step, t)
+        extend = self._extend
+        if step is None:
+            if self._explicit:
+                self._restart_counters()
+            counters = self._next_step
+            for key, v in metrics.items():
+                # next() on a count is one C call: threads never get the same step
+                extend((ids[key], next(counters[key]), v, t))
+        else:
+            explicit = self._explicit
+            for key, v in metrics.items():
+                explicit[key] = step
+                extend((ids[key], step, v, t))
 
-    def _undo(self, metrics, failed_key, auto_step: bool) -> None:
-        """Take back the points a failed fast-path call appended (the lock is held).
-
-        Keys before ``failed_key`` went in whole; with automatic steps their counters
-        moved on and go back to the step each point used."""
-        if failed_key is None:
-            return
-        done = 0
-        for key in metrics:
-            if key == failed_key:
-                break
-            done += 1
-        values = self._values
-        if len(values) > len(self._packed):  # the failing key's value went in alone
-            del values[-1]
-        if done:
-            if auto_step:
-                steps = self._packed[-done:]
-                for key, packed in zip(list(metrics)[:done], steps, strict=True):
-                    self._next_step[key] = packed & metric_files.STEP_MASK
-            del self._packed[-done:]
-            del values[-done:]
-            del self._times[-done:]
+    def _restart_counters(self) -> None:
+        """After explicit steps, automatic ones go on from the last explicit step + 1."""
+        explicit = self._explicit
+        for key in list(explicit):
+            step = explicit.pop(key, None)
+            if step is not None:
+                self._next_step[key] = count(step + 1)
 
     def _log_slow(self, metrics, step: int | None, t: float) -> None:
+        """Validate everything (raising before anything is kept), register new keys, log."""
         metrics = self._normalise(metrics)
-        with self._log_lock:
-            ids = self._key_ids
-            nxt = self._next_step
-            for key, v in metrics.items():
-                st = nxt.get(key, 0) if step is None else step
-                self._ap_values(v)
-                self._ap_packed((ids[key] << 47) | st)
-                self._ap_times(t)
-                nxt[key] = st + 1
+        if step is not None:
+            step = self._check_step(step)
+        self.log(metrics, step)
 
     def _normalise(self, metrics: object) -> dict[str, float]:
         """Slow path of ``log``: validate every key and value before anything is stored."""
@@ -286,13 +265,14 @@ class Run:
         for key, value in metrics.items():
             check_key(key)
             out[key] = value if type(value) is float else to_number(key, value)
-            if type(out[key]) is int and not -1e308 < out[key] < 1e308:
-                raise MetricTypeError(f"metric {key!r} got an int too large for float64: {value}")
+            if not -_BIG < out[key] < _BIG and not math.isinf(out[key]) and not math.isnan(out[key]):
+                raise MetricTypeError(f"metric {key!r} got a number too large for float64: {value}")
         with self._log_lock:
             for key in out:
                 if key not in self._key_ids:
-                    self._key_ids[key] = len(self._keys)
+                    self._next_step[key] = count()
                     self._keys.append(key)
+                    self._key_ids[key] = len(self._keys) - 1  # last: the fast path may use it now
         return out
 
     @staticmethod
@@ -431,21 +411,14 @@ class Run:
 
     # ------------------------------------------------------------------ lifecycle
     def _take_points(self):
-        """Swap in empty buffers (under the log lock: O(1)); the old ones go to disk."""
-        with self._log_lock:
-            if not self._times:
-                return None
-            taken = (list(self._keys), self._packed, self._values, self._times)
-            self._new_buffers()
+        """Copy the buffered points out and drop them from the buffer (whole points)."""
+        points = self._points
+        n = len(points)  # loggers only append; a point's four floats go in together
+        if not n:
+            return None
+        taken = (list(self._keys), points[:n])
+        del points[:n]
         return taken
-
-    def _new_buffers(self) -> None:
-        self._packed = array("q")
-        self._values = array("d")
-        self._times = array("d")
-        self._ap_packed = self._packed.append
-        self._ap_values = self._values.append
-        self._ap_times = self._times.append
 
     def flush(self) -> None:
         """Write everything buffered now (metrics as one Arrow segment, events as JSON)."""
@@ -454,8 +427,8 @@ class Run:
             if taken is not None:
                 self._unwritten.append(taken)
             while self._unwritten:  # a failed write is retried, in order, next time
-                keys, packed, values, times = self._unwritten[0]
-                batch = metric_files.build_batch(self.id, keys, packed, values, times)
+                keys, points = self._unwritten[0]
+                batch = metric_files.build_batch(self.id, keys, points)
                 metric_files.write_segment(self.layout, self.id, batch)
                 self._unwritten.pop(0)
                 self._segments += 1
@@ -537,7 +510,7 @@ class Run:
 
     def _after_fork(self) -> None:
         """In a forked child the buffers are the parent's: drop them, log as a guest."""
-        self._new_buffers()
+        del self._points[:]
         self._unwritten = []
         del self._events[:]
         self._flush_lock = threading.Lock()

@@ -22,9 +22,7 @@ from .arrow_io import live_files, pa, read_table, with_replaces, write_batches
 from .atomic import WRITER
 from .layout import Layout, compact_name, is_compact, visible_files
 
-STEP_BITS = 47  # in memory a point's key id and step share one int64 (see nbtrack.run)
-STEP_MASK = (1 << STEP_BITS) - 1
-MAX_STEP = STEP_MASK
+MAX_STEP = (1 << 53) - 1  # steps travel as float64 in memory (see nbtrack.run): exact below 2**53
 
 
 def schema():
@@ -41,19 +39,23 @@ def schema():
     )
 
 
-def build_batch(run_id: str, keys: Sequence[str], packed: array, values: array, times: array):
-    """Turn the in-memory buffers of one flush into a record batch without copying
-    the values: ``packed`` holds ``key_id << STEP_BITS | step`` per point and
-    ``times`` seconds since the epoch."""
+def build_batch(run_id: str, keys: Sequence[str], points: array):
+    """Turn the in-memory buffer of one flush into a record batch.
+
+    ``points`` is an ``array('d')`` of ``key id, step, value, time`` per point (time
+    in seconds since the epoch); every one of those is exact as a float64 (steps stay
+    below 2**53)."""
     arrow = pa()
     import pyarrow.compute as pc
 
-    n = len(values)
-    packed_arr = arrow.Array.from_buffers(arrow.int64(), n, [None, arrow.py_buffer(packed)])
-    key_idx = pc.cast(pc.shift_right(packed_arr, STEP_BITS), arrow.int32())
-    steps = pc.bit_wise_and(packed_arr, STEP_MASK)
-    time_s = arrow.Array.from_buffers(arrow.float64(), n, [None, arrow.py_buffer(times)])
-    time_ms = pc.cast(pc.floor(pc.multiply(time_s, 1000.0)), arrow.int64()).cast(
+    def column(offset: int):
+        part = points[offset::4]  # a strided copy, in C
+        return arrow.Array.from_buffers(arrow.float64(), len(part), [None, arrow.py_buffer(part)])
+
+    n = len(points) // 4
+    key_idx = pc.cast(column(0), arrow.int32())
+    steps = pc.cast(column(1), arrow.int64())
+    time_ms = pc.cast(pc.floor(pc.multiply(column(3), 1000.0)), arrow.int64()).cast(
         arrow.timestamp("ms", tz="UTC")
     )
     run_idx = arrow.Array.from_buffers(arrow.int32(), n, [None, arrow.py_buffer(bytes(4 * n))])
@@ -62,7 +64,7 @@ def build_batch(run_id: str, keys: Sequence[str], packed: array, values: array, 
             arrow.DictionaryArray.from_arrays(run_idx, arrow.array([run_id], arrow.string())),
             arrow.DictionaryArray.from_arrays(key_idx, arrow.array(list(keys), arrow.string())),
             steps,
-            arrow.Array.from_buffers(arrow.float64(), n, [None, arrow.py_buffer(values)]),
+            column(2),
             time_ms,
         ],
         schema=schema(),
