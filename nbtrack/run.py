@@ -533,12 +533,12 @@ def _iter_tags(tags: tuple) -> list:
 
 def write_summary(layout: Layout, run_id: str) -> dict | None:
     """Fold the run's records into its index row and write it."""
-    from .query import metrics, state
+    from .query import state
 
     st = state.load(layout, run_id)
     if st is None:
         return None
-    last = metrics.last_values(layout, run_id) if metric_files.segment_files(layout, run_id) else {}
+    last = metric_files.last_values(layout, run_id)
     row = state.summary_row(st, last)
     index.write_row(layout, row)
     return row

@@ -74,22 +74,6 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
         return collect(good) if good else _empty()
 
 
-def last_values(layout: Layout, run_id: str) -> dict[str, float]:
-    """The last value of each metric: at the highest step, latest logged on ties."""
-    import polars as pl
-
-    frame = read(layout, [run_id])
-    if frame.is_empty():
-        return {}
-    last = (
-        frame.with_row_index("_order")
-        .sort("step", "_order")
-        .group_by("key", maintain_order=True)
-        .agg(pl.col("value").last())
-    )
-    return dict(zip(last["key"].to_list(), last["value"].to_list(), strict=False))
-
-
 def series(layout: Layout, run_id: str) -> dict[str, dict[str, list]]:
     """Every metric of one run as ``{key: {"steps": [...], "values": [...], "times": [...]}}``,
     in the order logged (times as ISO-8601 strings)."""

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
-from ..store import index
+from ..store import index, metric_files
 from ..store.layout import RUN_ID_RE, Layout, check_friendly_name
 from . import experiments as experiments_mod
 from . import metrics as metrics_mod
@@ -51,14 +51,14 @@ def current_rows(layout: Layout) -> list[dict]:
             st = state.load(layout, rid)
             if st is not None:
                 state.resolve_liveness(layout, st)
-                row = state.summary_row(st, metrics_mod.last_values(layout, rid))
+                row = state.summary_row(st, metric_files.last_values(layout, rid))
         out.append(row)
     # a run whose index rows were lost (a corrupt index file) is rebuilt from its own records
     for rid in _run_ids_on_disk(layout) - rows.keys():
         st = state.load(layout, rid)
         if st is not None:
             state.resolve_liveness(layout, st)
-            out.append(state.summary_row(st, metrics_mod.last_values(layout, rid)))
+            out.append(state.summary_row(st, metric_files.last_values(layout, rid)))
     return out
 
 

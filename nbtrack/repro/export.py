@@ -19,9 +19,8 @@ import re
 from pathlib import Path
 
 from ..errors import NbtrackError
-from ..query import metrics as metrics_q
 from ..query import runs as runs_q
-from ..store import cell_files, objects
+from ..store import cell_files, metric_files, objects
 from ..store.layout import Layout
 from .analysis import to_python
 from .slicing import Slice, slice_session
@@ -158,7 +157,7 @@ def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
     inputs = [i for i in log.get("inputs") or [] if i.get("sha256") and i.get("path")]
     restorable = [i for i in inputs if objects.has_object(layout, i["sha256"])]
     the_slice = slice_session(rows, run_id, {i["path"] for i in restorable})
-    last = metrics_q.last_values(layout, run_id)
+    last = metric_files.last_values(layout, run_id)
 
     spec = {
         "run_id": run_id,

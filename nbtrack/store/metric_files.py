@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
-from .arrow_io import live_files, pa, read_table, with_replaces, write_batches
+from .arrow_io import live_files, pa, read_table, warn_corrupt, with_replaces, write_batches
 from .atomic import WRITER
 from .layout import Layout, compact_name, is_compact, visible_files
 
@@ -147,3 +147,72 @@ def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
             new_keys = arrow.DictionaryArray.from_arrays(pc.take(remap, key_col.indices), dictionary)
             columns = [batch.column(0), new_keys, batch.column(2), batch.column(3), batch.column(4)]
             yield arrow.record_batch(columns, schema=out_schema)
+
+
+def _batches(path: Path):
+    """The record batches of one file, each checked; None if the file vanished."""
+    arrow = pa()
+    try:
+        source = arrow.memory_map(str(path))
+    except FileNotFoundError:
+        return None
+    try:
+        reader = arrow.ipc.open_file(source)
+        if not reader.schema.equals(schema()):
+            raise ValueError(f"unexpected schema {reader.schema}")
+        out = []
+        for i in range(reader.num_record_batches):
+            out.append(reader.get_batch(i))
+        return out
+    except (OSError, ValueError, arrow.ArrowException) as exc:
+        warn_corrupt(path, exc)
+        return []
+
+
+def last_values(layout: Layout, run_id: str) -> dict[str, float]:
+    """Each metric's last value: at its highest step, the latest logged on ties.
+
+    One record batch at a time (a batch is one flush), so a run of 10 million points
+    is summarised in bounded memory; files compacted away meanwhile are re-listed.
+    """
+    for _ in range(5):
+        best: dict[str, tuple[int, float]] = {}
+        for path in segment_files(layout, run_id):
+            batches = _batches(path)
+            if batches is None:
+                break  # compacted while we read: list again
+            for batch in batches:
+                _fold_last(batch, best)
+        else:
+            return {key: value for key, (_, value) in best.items()}
+    return {key: value for key, (_, value) in best.items()}
+
+
+def _fold_last(batch, best: dict[str, tuple[int, float]]) -> None:
+    arrow = pa()
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    if not n:
+        return
+    keys = batch.column(1)
+    kidx = keys.indices
+    order = pc.sort_indices(
+        arrow.table({"k": kidx, "s": batch.column(2)}),
+        sort_keys=[("k", "ascending"), ("s", "ascending")],
+    )  # stable: among equal (key, step) the later point comes later
+    ordered = kidx.take(order)
+    if n > 1:
+        change = pc.not_equal(ordered.slice(0, n - 1), ordered.slice(1))
+        ends = pc.indices_nonzero(change).to_pylist() + [n - 1]
+    else:
+        ends = [0]
+    rows = order.take(arrow.array(ends, arrow.int64()))
+    names = keys.dictionary.to_pylist()
+    for kid, step, value in zip(
+        kidx.take(rows).to_pylist(), batch.column(2).take(rows).to_pylist(),
+        batch.column(3).take(rows).to_pylist(), strict=True,
+    ):
+        key = names[kid]
+        if key not in best or step >= best[key][0]:
+            best[key] = (step, value)
