@@ -433,10 +433,9 @@ class Run:
                 self._unwritten.pop(0)
                 self._segments += 1
                 if self._segments % COMPACT_EVERY == 0 and self.owner and not self._ended:
-                    # a long run: merge its flush segments (and, when compacts pile up,
-                    # those too) so readers of a running run open a handful of files
-                    many = self._segments % (COMPACT_EVERY * 8) == 0
-                    metric_files.compact(self.layout, self.id, small_only=not many)
+                    # a long run: merge its files as it goes, so that readers of a
+                    # running run open a handful of files
+                    metric_files.maintain(self.layout, self.id, fan_in=COMPACT_EVERY)
             m = len(self._events)
             if m:
                 records.write_records(self.layout.events_dir(self.id), self._events[:m])

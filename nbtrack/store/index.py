@@ -4,7 +4,7 @@ A row is written when a run starts, when it ends and when a finished run is
 edited (tags, archive, notes). Rows are never updated in place: each write is a
 new ``index/<seg>.json`` file and the row with the highest ``rev`` wins. When
 the folder holds many small files they are merged into one
-``index/<seg>.compact-<writer>-<n>.arrow`` (typed columns; nested values as JSON text), which
+``index/<seg>.compact<L>-<writer>-<n>.arrow`` (typed columns; nested values as JSON text), which
 names the files it replaced in its metadata and is committed before they are
 deleted.
 """

@@ -11,10 +11,10 @@ The full description, with examples, is in ``docs/store-format.md``::
       runs/<run_id>/
         events/<seg>.json                JSON list of events (start, params, tags, status, ...)
         metrics/<seg>.arrow              run_id, key, step, value, time; one row per point
-        metrics/<seg>.compact-<w>-<n>.arrow   the same, merged (named after its first input)
+        metrics/<seg>.compact<L>-<w>-<n>.arrow  the same, merged (level L, named after its first input)
         alive/<writer>.json              a live writer's host/pid; its mtime is the heartbeat
       index/<seg>.json                   one run summary row (written at start, end, edits)
-      index/<seg>.compact-<w>-<n>.arrow  many summary rows merged; latest ``rev`` per run wins
+      index/<seg>.compact<L>-<w>-<n>.arrow  many summary rows merged; latest ``rev`` per run wins
       objects/sha256/<2 hex>/<62 hex>    artifact and input content, stored once by hash
       names/<friendly-name>              claimed run names (content: the run id)
       experiments/<seg>.json             experiment events (description, tags, archive)
@@ -190,14 +190,23 @@ def visible_files(folder: Path, suffix: str) -> list[Path]:
     return [folder / n for n in names]
 
 
+_LEVEL = re.compile(r"\.compact(\d*)-")
+
+
 def is_compact(path: Path) -> bool:
     return COMPACT_MARK in path.name
 
 
-def compact_name(first_input: Path, suffix: str) -> str:
-    """``<first input's stem>.compact-<writer>-<seq><suffix>``: named after its first
-    input so that name order stays log order, and never equal to an input's name."""
+def compact_level(path: Path) -> int:
+    """0 for a flush segment; a merge of level-k files is level k + 1."""
+    found = _LEVEL.search(path.name)
+    return (int(found.group(1) or 1)) if found else 0
+
+
+def compact_name(first_input: Path, suffix: str, level: int = 1) -> str:
+    """``<first input's stem>.compact<level>-<writer>-<seq><suffix>``: named after its
+    first input so that name order stays log order, never equal to an input's name."""
     from .atomic import WRITER
 
     stem = first_input.name.split(".", 1)[0]
-    return f"{stem}{COMPACT_MARK}-{WRITER.segment_name(suffix).split('-', 1)[1]}"
+    return f"{stem}{COMPACT_MARK}{level}-{WRITER.segment_name(suffix).split('-', 1)[1]}"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .arrow_io import live_files, pa, read_table, warn_corrupt, with_replaces, write_batches
 from .atomic import WRITER
-from .layout import Layout, compact_name, is_compact, visible_files
+from .layout import Layout, compact_level, compact_name, visible_files
 
 MAX_STEP = (1 << 53) - 1  # steps travel as float64 in memory (see nbtrack.run): exact below 2**53
 
@@ -93,20 +93,32 @@ def readable(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if open_segment(p) is not None]
 
 
-def compact(layout: Layout, run_id: str, min_files: int = 2, small_only: bool = False) -> Path | None:
-    """Merge a run's segments into one file, keeping log order.
+def maintain(layout: Layout, run_id: str, fan_in: int = 64, tier: int = 8) -> None:
+    """Keep a long run's metric files few, at O(log n) rewrites per point: every
+    ``fan_in`` flush segments become one level-1 file, every ``tier`` level-k files one
+    level-(k+1) file. Level-k files are always older than level-(k-1) ones, so each
+    merge takes neighbours in log order."""
+    files = segment_files(layout, run_id)
+    by_level: dict[int, list[Path]] = {}
+    for path in files:
+        by_level.setdefault(compact_level(path), []).append(path)
+    if len(by_level.get(0, ())) >= fan_in:
+        compact(layout, run_id, inputs=by_level[0], level=1)
+    for level in sorted(k for k in by_level if k):
+        if len(by_level[level]) >= tier:
+            compact(layout, run_id, inputs=by_level[level], level=level + 1)
 
-    ``small_only`` merges just the flush segments (done every few dozen flushes of a
-    long run, so readers of a running run open few files); otherwise everything.
+
+def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] | None = None,
+            level: int | None = None) -> Path | None:
+    """Merge a run's segments (or ``inputs``) into one file, keeping log order.
 
     Streams one segment at a time (memory stays bounded by the biggest segment),
     rewrites key indices against one shared dictionary, commits the new file
     atomically and deletes the inputs last; the new file's footer lists its
     inputs, so a crash between the commit and the deletes double-counts nothing.
     """
-    files = segment_files(layout, run_id)
-    if small_only:
-        files = [p for p in files if not is_compact(p)]
+    files = segment_files(layout, run_id) if inputs is None else inputs
     if len(files) < min_files:
         return None
     keys: dict[str, int] = {}
@@ -122,7 +134,9 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, small_only: bool = 
     if len(good) < min_files:
         return None
     out_schema = with_replaces(schema(), good)
-    out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow")
+    if level is None:
+        level = max(compact_level(p) for p in good) + 1
+    out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow", level)
     write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
     for path in good:
         try:
