@@ -18,6 +18,7 @@ import weakref
 
 FLUSH_INTERVAL_S = float(os.environ.get("NBTRACK_FLUSH_INTERVAL", "0.5"))
 MIN_SPACING_S = 0.1
+BUSY_POINTS = 20_000  # a flush this big means a tight logging loop
 
 _runs: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
@@ -44,15 +45,15 @@ def open_runs() -> list:
         return list(_runs)
 
 
-def flush_all() -> None:
-    for run in open_runs():
-        _flush_quietly(run)
+def flush_all() -> int:
+    """Flush every open run; the number of metric points written."""
+    return sum(_flush_quietly(run) for run in open_runs())
 
 
-def _flush_quietly(run) -> None:
+def _flush_quietly(run) -> int:
     global _warned
     try:
-        run.flush()
+        return run.flush() or 0
     except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
         if not _warned:
             _warned = True
@@ -62,6 +63,7 @@ def _flush_quietly(run) -> None:
                 RuntimeWarning,
                 stacklevel=2,
             )
+        return 0
 
 
 def _loop() -> None:
@@ -73,10 +75,16 @@ def _loop() -> None:
     from .store.liveness import HEARTBEAT_EVERY_S
 
     last_beat = time.monotonic()
+    busy = False
     while not _stop.is_set():
-        _wake.wait(FLUSH_INTERVAL_S)
+        if not busy:  # heavy logging flushes every MIN_SPACING_S: buffers stay small
+            _wake.wait(FLUSH_INTERVAL_S)
         _wake.clear()
-        flush_all()
+        busy = flush_all() >= BUSY_POINTS
+        if busy:
+            from .store.arrow_io import release_memory
+
+            release_memory()
         now = time.monotonic()
         beat = now - last_beat >= HEARTBEAT_EVERY_S
         if beat:

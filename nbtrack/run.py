@@ -47,6 +47,8 @@ _now = time.time  # bound once: the hot path pays no extra frame
 _MAX_STEP = metric_files.MAX_STEP
 _BIG = 1.7976931348623157e308  # ints beyond float64's range are refused, not overflowed
 COMPACT_EVERY = 64  # flush segments between merges of a running run's metric files
+BUFFER_CAP = 1 << 18  # points buffered before the logging thread writes them itself
+MERGE_AFTER_S = 60.0  # runs older than this merge their metric files as they go
 
 
 def flatten(params: Mapping, prefix: str = "") -> dict:
@@ -166,7 +168,7 @@ class Run:
     __slots__ = (
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_explicit", "_points", "_extend",
-        "_events", "_flush_lock", "_log_lock", "_unwritten", "_segments",
+        "_events", "_flush_lock", "_log_lock", "_merge_lock", "_unwritten", "_segments", "_born",
         "_alive_path", "_editing", "end_hooks", "__weakref__",
     )
 
@@ -189,6 +191,8 @@ class Run:
         self._events: list[dict] = []
         self._flush_lock = threading.Lock()
         self._log_lock = threading.Lock()  # new keys get their ids one at a time
+        self._merge_lock = threading.Lock()
+        self._born = _now()
         self._alive_path: Path | None = None
         self._editing = False  # a stored run opened for edits: every event is written at once
         # called as hook(run, status) just before the run records its end (file tracing
@@ -418,10 +422,24 @@ class Run:
             return None
         taken = (list(self._keys), points[:n])
         del points[:n]
+        if n > BUFFER_CAP * 4:
+            # the logger outpaces this thread (it holds the GIL): make it flush for
+            # itself past the cap, so memory stays bounded; free on the hot path
+            self._extend = self._extend_capped
         return taken
 
-    def flush(self) -> None:
-        """Write everything buffered now (metrics as one Arrow segment, events as JSON)."""
+    def _extend_capped(self, point: tuple) -> None:
+        points = self._points
+        points.extend(point)
+        if len(points) > BUFFER_CAP * 4:
+            self._extend = points.extend
+            self.flush()
+
+    def flush(self) -> int:
+        """Write everything buffered now (metrics as one Arrow segment, events as JSON);
+        returns the number of metric points written."""
+        written = 0
+        merge_due = False
         with self._flush_lock:
             taken = self._take_points()
             if taken is not None:
@@ -431,15 +449,23 @@ class Run:
                 batch = metric_files.build_batch(self.id, keys, points)
                 metric_files.write_segment(self.layout, self.id, batch)
                 self._unwritten.pop(0)
+                written += batch.num_rows
                 self._segments += 1
-                if self._segments % COMPACT_EVERY == 0 and self.owner and not self._ended:
-                    # a long run: merge its files as it goes, so that readers of a
-                    # running run open a handful of files
-                    metric_files.maintain(self.layout, self.id, fan_in=COMPACT_EVERY)
+                merge_due |= self._segments % COMPACT_EVERY == 0
             m = len(self._events)
             if m:
                 records.write_records(self.layout.events_dir(self.id), self._events[:m])
                 del self._events[:m]
+        long_run = _now() - self._born > MERGE_AFTER_S  # short runs just merge at the end
+        if merge_due and long_run and self.owner and not self._ended \
+                and self._merge_lock.acquire(False):
+            # a long run merges its files as it goes (readers of a running run then open
+            # a handful of files); outside the flush lock, so flushes carry on meanwhile
+            try:
+                metric_files.maintain(self.layout, self.id, fan_in=COMPACT_EVERY)
+            finally:
+                self._merge_lock.release()
+        return written
 
     def heartbeat(self, touch: bool = True) -> None:
         """Called by the flusher thread: write the run's alive marker the first time (off
@@ -482,7 +508,8 @@ class Run:
             from . import active
 
             active.forget(self)
-        metric_files.compact(self.layout, self.id)
+        with self._merge_lock:  # never two merges of the same files at once
+            metric_files.compact(self.layout, self.id)
         write_summary(self.layout, self.id)
         liveness.clear_alive(self.layout, self.id)
 
@@ -514,6 +541,7 @@ class Run:
         del self._events[:]
         self._flush_lock = threading.Lock()
         self._log_lock = threading.Lock()
+        self._merge_lock = threading.Lock()
         self.owner = False
         self._alive_path = None
 

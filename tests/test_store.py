@@ -690,6 +690,7 @@ def test_a_long_run_merges_its_flush_segments_as_it_goes(store, monkeypatch):
     from nbtrack import run as run_module
 
     monkeypatch.setattr(run_module, "COMPACT_EVERY", 4)
+    monkeypatch.setattr(run_module, "MERGE_AFTER_S", 0.0)
     run = nbtrack.start_run("long")
     for flush in range(33):
         run.log({"loss": float(flush)}, step=flush)

@@ -7,6 +7,7 @@ the files a compaction replaced.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,31 @@ def pa():
     import pyarrow.ipc  # noqa: F401  (registers pyarrow.ipc)
 
     return pyarrow
+
+
+def release_memory() -> None:
+    """Give cached free memory back to the OS: the Arrow allocator's, and glibc's (which
+    keeps freed multi-megabyte buffers once it has raised its mmap threshold). Called
+    after big transient work (a merge, a busy flush), so a long logging loop or a
+    merge of a big run does not leave RSS at its high-water mark."""
+    import sys
+
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def warn_corrupt(path: Path, exc: BaseException) -> None:
@@ -76,8 +102,10 @@ def with_replaces(schema, inputs: Iterable[Path]):
 def write_batches(path: Path, schema, batches: Iterable, level: int = 1) -> Path:
     """Stream record batches into a new file at ``path``, atomically."""
     arrow = pa()
+    # one thread: Arrow's pool threads would each keep their own allocator arenas,
+    # and a long logging loop's RSS would grow with every flush
     options = arrow.ipc.IpcWriteOptions(
-        compression=arrow.Codec("zstd", compression_level=level)
+        compression=arrow.Codec("zstd", compression_level=level), use_threads=False
     )
     with atomic_output(path) as tmp, arrow.OSFile(str(tmp), "wb") as sink:
         with arrow.ipc.new_file(sink, schema, options=options) as writer:

@@ -18,11 +18,15 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
-from .arrow_io import live_files, pa, read_table, warn_corrupt, with_replaces, write_batches
+from .arrow_io import live_files, pa, release_memory, warn_corrupt, with_replaces, write_batches
 from .atomic import WRITER
 from .layout import Layout, compact_level, compact_name, visible_files
 
 MAX_STEP = (1 << 53) - 1  # steps travel as float64 in memory (see nbtrack.run): exact below 2**53
+
+
+class _Vanished(Exception):
+    """A listed file was removed (compacted) before it could be read."""
 
 
 def schema():
@@ -83,14 +87,33 @@ def segment_files(layout: Layout, run_id: str) -> list[Path]:
     return live_files(visible_files(layout.metrics_dir(run_id), ".arrow"))
 
 
-def open_segment(path: Path):
-    """Read one segment fully (validating every buffer), or None if it is corrupt."""
-    return read_table(path, schema())
-
-
 def readable(paths: Sequence[Path]) -> list[Path]:
-    """The subset of ``paths`` that reads back whole; the others are warned about."""
-    return [p for p in paths if open_segment(p) is not None]
+    """The subset of ``paths`` that reads back whole (one batch at a time); the others
+    are warned about. A file that vanished meanwhile is left out silently."""
+    good = []
+    for path in paths:
+        try:
+            complete = _read_through(path)
+        except _Vanished:
+            continue
+        if complete:
+            good.append(path)
+    return good
+
+
+def _read_through(path: Path, keys: dict[str, int] | None = None) -> bool:
+    """Read every batch of ``path`` (noting its metric names in ``keys``); False, with
+    a warning, if the file is corrupt."""
+    arrow = pa()
+    try:
+        for batch in _batches(path, strict=True):
+            if keys is not None:
+                for k in batch.column(1).dictionary.to_pylist():
+                    keys.setdefault(k, len(keys))
+    except (OSError, ValueError, arrow.ArrowException) as exc:
+        warn_corrupt(path, exc)
+        return False
+    return True
 
 
 def maintain(layout: Layout, run_id: str, fan_in: int = 64, tier: int = 8) -> None:
@@ -121,16 +144,16 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
     files = segment_files(layout, run_id) if inputs is None else inputs
     if len(files) < min_files:
         return None
+    release_memory()
     keys: dict[str, int] = {}
     good: list[Path] = []
-    for path in files:
-        table = open_segment(path)
-        if table is None:
+    for path in files:  # a corrupt input stays where it is, out of the merge
+        try:
+            if _read_through(path, keys):
+                good.append(path)
+        except _Vanished:
             continue
-        good.append(path)
-        for chunk in table.column("key").chunks:
-            for k in chunk.dictionary.to_pylist():
-                keys.setdefault(k, len(keys))
+        release_memory()
     if len(good) < min_files:
         return None
     out_schema = with_replaces(schema(), good)
@@ -152,10 +175,8 @@ def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
 
     dictionary = arrow.array(list(keys), arrow.string())
     for path in paths:
-        table = open_segment(path)
-        if table is None:  # cannot happen to an immutable file that read once; be safe
-            continue
-        for batch in table.to_batches():
+        release_memory()
+        for batch in _batches(path, strict=True):  # read whole once already
             key_col = batch.column(1)
             remap = arrow.array([keys[k] for k in key_col.dictionary.to_pylist()], arrow.int32())
             new_keys = arrow.DictionaryArray.from_arrays(pc.take(remap, key_col.indices), dictionary)
@@ -163,24 +184,30 @@ def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
             yield arrow.record_batch(columns, schema=out_schema)
 
 
-def _batches(path: Path):
-    """The record batches of one file, each checked; None if the file vanished."""
+def _batches(path: Path, strict: bool = False):
+    """The record batches of one file, each read (and checked) only when reached, so
+    memory holds one at a time. A corrupt file raises (``strict``) or stops with a
+    warning naming it; a vanished one raises ``_Vanished``."""
     arrow = pa()
     try:
-        source = arrow.memory_map(str(path))
+        source = arrow.OSFile(str(path), "rb")
     except FileNotFoundError:
-        return None
-    try:
-        reader = arrow.ipc.open_file(source)
-        if not reader.schema.equals(schema()):
-            raise ValueError(f"unexpected schema {reader.schema}")
-        out = []
-        for i in range(reader.num_record_batches):
-            out.append(reader.get_batch(i))
-        return out
-    except (OSError, ValueError, arrow.ArrowException) as exc:
-        warn_corrupt(path, exc)
-        return []
+        raise _Vanished from None
+    with source:
+        try:
+            # the system allocator hands each batch's memory straight back, so reading
+            # a big run batch by batch stays flat
+            reader = arrow.ipc.open_file(source, memory_pool=arrow.system_memory_pool())
+            if not reader.schema.equals(schema()):
+                raise ValueError(f"unexpected schema {reader.schema}")
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                batch.validate(full=True)
+                yield batch
+        except (OSError, ValueError, arrow.ArrowException) as exc:
+            if strict:
+                raise
+            warn_corrupt(path, exc)
 
 
 def last_values(layout: Layout, run_id: str) -> dict[str, float]:
@@ -189,16 +216,16 @@ def last_values(layout: Layout, run_id: str) -> dict[str, float]:
     One record batch at a time (a batch is one flush), so a run of 10 million points
     is summarised in bounded memory; files compacted away meanwhile are re-listed.
     """
+    best: dict[str, tuple[int, float]] = {}
     for _ in range(5):
-        best: dict[str, tuple[int, float]] = {}
-        for path in segment_files(layout, run_id):
-            batches = _batches(path)
-            if batches is None:
-                break  # compacted while we read: list again
-            for batch in batches:
-                _fold_last(batch, best)
-        else:
-            return {key: value for key, (_, value) in best.items()}
+        best = {}
+        try:
+            for path in segment_files(layout, run_id):
+                for batch in _batches(path):
+                    _fold_last(batch, best)
+        except _Vanished:
+            continue  # compacted while we read: list again
+        break
     return {key: value for key, (_, value) in best.items()}
 
 
