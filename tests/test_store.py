@@ -365,7 +365,8 @@ def test_index_compaction_keeps_every_run(store):
     before = index.read_rows(Layout(store))
     assert index.compact(Layout(store)) is not None  # explicit compaction: same rows
     assert index.read_rows(Layout(store)) == before  # every field of a row survives
-    assert [".compact" in p.name for p in (store / "index").iterdir()] == [True]
+    left = list((store / "index").iterdir())  # merged in tiers: a few compact files
+    assert left and all(".compact" in p.name for p in left) and len(left) < index.COMPACT_TIER
     assert nbtrack.runs(include_archived=True, sort="started")["run_id"].to_list() == made
 
 

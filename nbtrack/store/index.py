@@ -2,26 +2,34 @@
 
 A row is written when a run starts, when it ends and when a finished run is
 edited (tags, archive, notes). Rows are never updated in place: each write is a
-new ``index/<seg>.json`` file and the row with the highest ``rev`` wins. When
-the folder holds many small files they are merged into one
-``index/<seg>.compact<L>-<writer>-<n>.arrow`` (typed columns; nested values as JSON text), which
-names the files it replaced in its metadata and is committed before they are
-deleted.
+new ``index/<seg>.json`` file and the row with the highest ``rev`` wins. Every
+128 small files are merged into one ``index/<seg>.compact1-<w>-<n>.arrow``;
+every 8 of those into one of the next level (so the index is rewritten O(log n)
+times, not at every merge). A compact file names the files it replaced in its
+metadata and is committed before they are deleted.
+
+Compact files are columnar, so ``runs()`` reads them straight into polars:
+scalars as typed columns, ``tags``/``inputs``/``outputs`` (paths) and their
+sha256s as lists, and params, last metric values and flattened metadata as
+parallel key/value lists (values as JSON text, metrics as float64) ready to
+pivot. The full nested values are kept as JSON text too (``params``,
+``metrics``, ``metadata``, ``inputs``, ``outputs``, ``extra``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
-from .arrow_io import live_files, pa, read_table, with_replaces, write_batches
+from .arrow_io import live_files, pa, read_table, release_memory, with_replaces, write_batches
 from .atomic import WRITER, dumps, write_json_atomic
-from .layout import Layout, compact_name, visible_files
+from .layout import Layout, compact_level, compact_name, visible_files
 from .records import read_file
 
 COMPACT_THRESHOLD = 128
-# column name -> arrow type name; JSON columns hold nested values as text
+COMPACT_TIER = 8
 SCALAR_FIELDS = {
     "run_id": "string",
     "rev": "int64",
@@ -37,35 +45,80 @@ SCALAR_FIELDS = {
     "archived": "bool_",
     "cost_per_hour": "float64",
 }
-LIST_FIELDS = ("tags",)
+STRING_LISTS = (
+    "tags", "inputs_path", "inputs_sha256", "outputs_path", "outputs_sha256",
+    "param_keys", "param_values", "metric_keys", "meta_keys", "meta_values",
+)
+FLOAT_LISTS = ("metric_values",)
 JSON_FIELDS = ("params", "metrics", "metadata", "inputs", "outputs", "extra")
 
 
 def write_row(layout: Layout, row: dict) -> Path:
     row = dict(row, rev=time.time_ns())
     path = write_json_atomic(layout.index_dir / WRITER.segment_name(".json"), row)
-    if _count_small(layout) >= COMPACT_THRESHOLD:
+    if len(visible_files(layout.index_dir, ".json")) >= COMPACT_THRESHOLD:
         compact(layout)
     return path
 
 
-def _count_small(layout: Layout) -> int:
-    return sum(1 for p in visible_files(layout.index_dir, ".json"))
-
-
-def _schema():
+def schema():
     arrow = pa()
     fields = [arrow.field(k, getattr(arrow, t)()) for k, t in SCALAR_FIELDS.items()]
-    fields += [arrow.field(k, arrow.list_(arrow.string())) for k in LIST_FIELDS]
+    fields += [arrow.field(k, arrow.list_(arrow.string())) for k in STRING_LISTS]
+    fields += [arrow.field(k, arrow.list_(arrow.float64())) for k in FLOAT_LISTS]
     fields += [arrow.field(k, arrow.string()) for k in JSON_FIELDS]
     return arrow.schema(fields)
 
 
-def _read_compact(path: Path) -> list[dict] | None:
-    table = read_table(path)
-    if table is None:
+def flatten(nested: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (empty dicts stay as leaves)."""
+    out: dict = {}
+    for key, value in nested.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _number(value) -> float | None:
+    if value is None:
         return None
-    rows = table.to_pylist()
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def rows_to_table(rows: list[dict]):
+    """Summary rows (dicts, as written) -> an Arrow table with the compact schema."""
+    sch = schema()
+    columns: dict[str, list] = {f.name: [] for f in sch}
+    for row in rows:
+        for key in SCALAR_FIELDS:
+            columns[key].append(row.get(key))
+        columns["tags"].append([str(t) for t in row.get("tags") or []])
+        for kind in ("inputs", "outputs"):
+            refs = [r for r in row.get(kind) or [] if isinstance(r, dict)]
+            columns[f"{kind}_path"].append([str(r.get("path")) for r in refs])
+            columns[f"{kind}_sha256"].append([str(r.get("sha256")) for r in refs])
+        params = row.get("params") or {}
+        columns["param_keys"].append([str(k) for k in params])
+        columns["param_values"].append([dumps(v) for v in params.values()])
+        metrics = row.get("metrics") or {}
+        columns["metric_keys"].append([str(k) for k in metrics])
+        columns["metric_values"].append([_number(v) for v in metrics.values()])
+        meta = flatten(row.get("metadata") or {})
+        columns["meta_keys"].append(list(meta))
+        columns["meta_values"].append([dumps(v) for v in meta.values()])
+        for key in JSON_FIELDS:
+            value = row.get(key)
+            columns[key].append(None if value is None else dumps(value))
+    return pa().table(columns, schema=sch)
+
+
+def _table_rows(table) -> list[dict]:
+    rows = table.select(list(SCALAR_FIELDS) + ["tags", *JSON_FIELDS]).to_pylist()
     for row in rows:
         for key in JSON_FIELDS:
             text = row.get(key)
@@ -73,57 +126,103 @@ def _read_compact(path: Path) -> list[dict] | None:
     return rows
 
 
-def _sources(layout: Layout) -> list[Path]:
-    return live_files(
+def sources(layout: Layout) -> tuple[list[Path], list[dict]]:
+    """The live compact files, and the rows of the small JSON files."""
+    files = live_files(
         visible_files(layout.index_dir, ".arrow") + visible_files(layout.index_dir, ".json")
     )
+    small: list[dict] = []
+    for path in files:
+        if path.suffix == ".json":
+            small.extend(r for r in read_file(path) or () if isinstance(r.get("run_id"), str))
+    return [p for p in files if p.suffix == ".arrow"], small
 
 
-def _collect(paths: list[Path]) -> tuple[dict[str, dict], list[Path]]:
-    """Latest row per run id over ``paths``, and the paths that were readable."""
-    latest: dict[str, dict] = {}
-    used: list[Path] = []
-    for path in paths:
-        rows = _read_compact(path) if path.suffix == ".arrow" else read_file(path)
-        if rows is None:
-            continue
-        used.append(path)
-        for row in rows:
-            rid = row.get("run_id")
-            if not isinstance(rid, str):
-                continue
+def read_compact(path: Path):
+    """A compact file as an Arrow table, or None (with a warning) if corrupt."""
+    return read_table(path, None)
+
+
+def _latest(rows, latest: dict[str, dict]) -> None:
+    for row in rows:
+        rid = row.get("run_id")
+        if isinstance(rid, str):
             old = latest.get(rid)
-            if old is None or row.get("rev", 0) >= old.get("rev", 0):
+            if old is None or (row.get("rev") or 0) >= (old.get("rev") or 0):
                 latest[rid] = row
-    return latest, used
 
 
 def read_rows(layout: Layout) -> dict[str, dict]:
-    """The latest summary row of every run, by run id."""
-    return _collect(_sources(layout))[0]
+    """The latest summary row of every run, by run id (as dicts)."""
+    compacts, small = sources(layout)
+    latest: dict[str, dict] = {}
+    for path in compacts:
+        table = read_compact(path)
+        if table is not None:
+            _latest(_table_rows(table), latest)
+    _latest(small, latest)
+    return latest
 
 
 def compact(layout: Layout) -> Path | None:
-    """Merge every index file into one; inputs are deleted after the commit."""
-    latest, used = _collect(_sources(layout))
+    """Merge the small files into a level-1 file; merge a level's files into the next
+    level once there are ``COMPACT_TIER`` of them. Inputs are deleted after the commit."""
+    files = live_files(
+        visible_files(layout.index_dir, ".arrow") + visible_files(layout.index_dir, ".json")
+    )
+    smalls = [p for p in files if p.suffix == ".json"]
+    out = None
+    if len(smalls) >= 2:
+        rows: list[dict] = []
+        used = []
+        for path in smalls:
+            found = read_file(path)
+            if found is not None:
+                used.append(path)
+                rows.extend(r for r in found if isinstance(r.get("run_id"), str))
+        latest: dict[str, dict] = {}
+        _latest(rows, latest)
+        out = _commit(layout, rows_to_table(list(latest.values())), used, level=1)
+    by_level: dict[int, list[Path]] = {}
+    for path in live_files(visible_files(layout.index_dir, ".arrow")):
+        by_level.setdefault(compact_level(path), []).append(path)
+    for level in sorted(by_level):
+        if len(by_level[level]) >= COMPACT_TIER:
+            out = _merge_compacts(layout, by_level[level], level + 1) or out
+    return out
+
+
+def _merge_compacts(layout: Layout, paths: list[Path], level: int) -> Path | None:
+    arrow = pa()
+    tables, used = [], []
+    for path in paths:
+        table = read_compact(path)
+        if table is not None:
+            tables.append(table.replace_schema_metadata(None))
+            used.append(path)
     if len(used) < 2:
         return None
-    schema = with_replaces(_schema(), used)
-    columns: dict[str, list] = {f.name: [] for f in schema}
-    for row in latest.values():
-        for key in SCALAR_FIELDS:
-            columns[key].append(row.get(key))
-        for key in LIST_FIELDS:
-            columns[key].append([str(t) for t in row.get(key) or []])
-        for key in JSON_FIELDS:
-            value = row.get(key)
-            columns[key].append(None if value is None else dumps(value))
-    table = pa().table(columns, schema=schema)
-    out = layout.index_dir / compact_name(used[0], ".arrow")
-    write_batches(out, schema, table.to_batches(), level=3)
+    table = arrow.concat_tables(tables)
+    # the latest rev of each run wins; ties: the later file
+    ids = table.column("run_id").to_pylist()
+    revs = table.column("rev").to_pylist()
+    best: dict[str, int] = {}
+    for i, (rid, rev) in enumerate(zip(ids, revs, strict=True)):
+        j = best.get(rid)
+        if j is None or (rev or 0) >= (revs[j] or 0):
+            best[rid] = i
+    keep = arrow.array(sorted(best.values()), arrow.int64())
+    return _commit(layout, table.take(keep), used, level)
+
+
+def _commit(layout: Layout, table, used: list[Path], level: int) -> Path:
+    sch = with_replaces(schema(), used)
+    out = layout.index_dir / compact_name(used[0], ".arrow", level)
+    write_batches(out, sch, table.cast(schema()).to_batches(), level=3)
     for path in used:
         try:
             path.unlink()
         except FileNotFoundError:
             pass
+    release_memory()
     return out

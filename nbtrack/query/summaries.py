@@ -1,0 +1,139 @@
+"""The run index as one polars frame, and ``runs()``'s wide table built from it.
+
+Compact index files load straight into polars; only the few small JSON rows,
+running runs (refreshed from their own records, or marked crashed) and runs
+missing from the index are built in Python. Params, last metric values and
+metadata arrive as key/value lists and are pivoted into ``params.<key>`` ...
+columns, each typed by what its values hold: all booleans -> Boolean, all
+integers -> Int64, numbers -> Float64, otherwise text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..store import index, metric_files
+from ..store.layout import RUN_ID_RE, Layout
+from . import state
+
+NUMBER = r"^-?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|NaN|Infinity)$|^-Infinity$"
+
+
+def _run_ids_on_disk(layout: Layout) -> set[str]:
+    try:
+        with os.scandir(layout.runs_dir) as entries:
+            return {e.name for e in entries if RUN_ID_RE.match(e.name) and e.is_dir()}
+    except FileNotFoundError:
+        return set()
+
+
+def refreshed_row(layout: Layout, run_id: str) -> dict | None:
+    """A run's summary from its own records: live for a running run, ``crashed`` for one
+    whose process died, and the way back for a run whose index rows were lost."""
+    st = state.load(layout, run_id)
+    if st is None:
+        return None
+    state.resolve_liveness(layout, st)
+    return state.summary_row(st, metric_files.last_values(layout, run_id))
+
+
+def frame(layout: Layout):
+    """The latest summary row of every run (index schema), running runs refreshed."""
+    import polars as pl
+
+    compacts, small = index.sources(layout)
+    parts = []
+    for path in compacts:
+        table = index.read_compact(path)
+        if table is not None:
+            parts.append(pl.from_arrow(table.replace_schema_metadata(None)))
+    if small:
+        parts.append(pl.from_arrow(index.rows_to_table(small)))
+    empty = pl.from_arrow(index.rows_to_table([]))
+    latest = (
+        pl.concat(parts, how="vertical_relaxed").sort("rev").unique("run_id", keep="last")
+        if parts else empty
+    )
+    fresh = []
+    for run_id in latest.filter(pl.col("status") == "running")["run_id"].to_list():
+        fresh.append(refreshed_row(layout, run_id))
+    for run_id in _run_ids_on_disk(layout) - set(latest["run_id"].to_list()):
+        fresh.append(refreshed_row(layout, run_id))
+    fresh = [r for r in fresh if r is not None]
+    if fresh:
+        big = time.time_ns()
+        patch = pl.from_arrow(index.rows_to_table([dict(r, rev=big) for r in fresh]))
+        latest = pl.concat([latest, patch], how="vertical_relaxed").unique(
+            "run_id", keep="last", maintain_order=True
+        )
+    return latest
+
+
+def _typed(series):
+    """A column of JSON texts, typed by what all its values are."""
+    import polars as pl
+
+    values = series.drop_nulls()
+    if values.len() == 0:
+        return series.cast(pl.String)
+    if values.is_in(["true", "false"]).all():
+        return series == "true"
+    if values.str.contains(r"^-?\d{1,18}$").all():
+        return series.cast(pl.Int64)
+    if values.str.contains(NUMBER).all():
+        return series.str.replace("Infinity", "inf").cast(pl.Float64)
+    quoted = series.str.starts_with('"').fill_null(False)
+    strings = pl.select(pl.when(quoted).then(series)).to_series().str.json_decode(pl.String)
+    return strings.zip_with(quoted, series).alias(series.name)  # other JSON stays as text
+
+
+def _wide(latest, keys: str, values: str, prefix: str, numeric: bool):
+    import polars as pl
+
+    long = latest.select("run_id", keys, values).explode(keys, values).drop_nulls(keys)
+    if long.is_empty():
+        return None
+    wide = long.unique(["run_id", keys], keep="last").pivot(
+        on=keys, index="run_id", values=values
+    )
+    names = sorted(c for c in wide.columns if c != "run_id")
+    columns = [wide["run_id"]]
+    for name in names:
+        column = wide[name] if numeric else _typed(wide[name])
+        columns.append(column.alias(f"{prefix}.{name}"))
+    return pl.DataFrame(columns)
+
+
+def table(latest, now: float | None = None):
+    """``runs()``'s columns from index rows (already filtered)."""
+    import polars as pl
+
+    now = time.time() if now is None else now
+    dt = pl.Datetime("us", "UTC")
+    end = pl.when(pl.col("status") == "running").then(pl.lit(now)).otherwise(pl.col("ended"))
+    duration = (end - pl.col("started")).clip(lower_bound=0.0)
+    out = latest.select(
+        "run_id", "name", "experiment", "status",
+        (pl.col("started") * 1e6).round().cast(pl.Int64).cast(dt).alias("started"),
+        (pl.col("ended") * 1e6).round().cast(pl.Int64).cast(dt).alias("ended"),
+        duration.alias("duration_s"),
+        "user", "host", "tags", "archived",
+        (pl.col("cost_per_hour") * duration / 3600.0).alias("cost"),
+        pl.col("extra").str.json_path_match("$.parent_run_id").alias("parent_run_id"),
+        pl.col("inputs_path").alias("inputs"),
+        pl.col("inputs_sha256").alias("input_sha256"),
+        pl.col("outputs_path").alias("outputs"),
+        pl.col("outputs_sha256").alias("output_sha256"),
+    )
+    tail = ["inputs", "input_sha256", "outputs", "output_sha256"]
+    base = out.drop(tail)
+    for keys, values, prefix, numeric in (
+        ("param_keys", "param_values", "params", False),
+        ("metric_keys", "metric_values", "metrics", True),
+        ("meta_keys", "meta_values", "metadata", False),
+    ):
+        wide = _wide(latest, keys, values, prefix, numeric)
+        if wide is not None:
+            base = base.join(wide, on="run_id", how="left", maintain_order="left")
+    return pl.concat([base, out.select(tail)], how="horizontal")
