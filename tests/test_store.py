@@ -674,7 +674,7 @@ def test_layout_is_as_documented(store):
     [metrics_file] = (store / "runs" / run.id / "metrics").iterdir()
     schema = pa.ipc.open_file(str(metrics_file)).schema
     assert [(f.name, str(f.type)) for f in schema] == [
-        ("run_id", "dictionary<values=string, indices=int32, ordered=0>"),
+        ("run_id", "large_string"),
         ("key", "dictionary<values=string, indices=int32, ordered=0>"),
         ("step", "int64"),
         ("value", "double"),

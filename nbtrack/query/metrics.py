@@ -63,7 +63,7 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
         lf = pl.scan_ipc(paths)
         if keys is not None:
             lf = lf.filter(pl.col("key").cast(pl.String).is_in(list(keys)))
-        return lf.with_columns(pl.col("run_id", "key").cast(pl.String)).collect()
+        return lf.with_columns(pl.col("key").cast(pl.String)).collect()
 
     try:
         return collect(files)
