@@ -50,7 +50,6 @@ from .api import (
     runs,
     store_root,
 )
-from .edit import Experiment, open_run
 from .run import Run
 
 __version__ = "0.1.0"
@@ -67,6 +66,15 @@ __all__ = [
     "export", "reproduce", "lineage",
     "errors",
 ]
+
+
+def __getattr__(name: str):
+    # editing stored runs pulls in the query layer: imported on first use
+    if name in ("open_run", "Experiment"):
+        from . import edit
+
+        return getattr(edit, name)
+    raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:

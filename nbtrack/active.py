@@ -19,7 +19,6 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from . import flushing
-from .capture import context
 from .errors import InvalidNameError, NoActiveRunError
 from .ids import new_run_id
 from .run import Run, _iter_tags, check_tag, claim_name, cost_rate, current_user, flatten
@@ -133,7 +132,7 @@ def start_run(
         **liveness.identity(),
         "parent_run_id": parent.id if parent is not None else None,
         "cost_per_hour": cost_rate(layout),
-        **context.start_records(layout),
+        **_start_records(layout),
         **(dict(extra) if extra else {}),
     }
     if reproduces:
@@ -180,6 +179,12 @@ def _capture_kernel_cells() -> None:
     shell = ipython.current_shell()
     if shell is not None and hasattr(shell, "events"):
         ipython.install(shell)
+
+
+def _start_records(layout: Layout) -> dict:
+    from .capture import context  # imported at the first run, not with nbtrack
+
+    return context.start_records(layout)
 
 
 def _time() -> float:

@@ -10,7 +10,6 @@ import os
 from collections.abc import Iterable
 
 from .active import layout_for
-from .edit import Experiment
 
 
 def runs(
@@ -81,8 +80,10 @@ def experiments(include_archived: bool = False, store: str | os.PathLike | None 
     return q.experiments(layout_for(store), include_archived=include_archived)
 
 
-def experiment(name: str, store: str | os.PathLike | None = None) -> Experiment:
-    """A handle to describe, tag and archive an experiment."""
+def experiment(name: str, store: str | os.PathLike | None = None):
+    """A handle to describe, tag and archive an experiment (an :class:`~nbtrack.edit.Experiment`)."""
+    from .edit import Experiment
+
     return Experiment(name, store)
 
 

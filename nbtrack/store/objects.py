@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .atomic import atomic_output
 from .layout import Layout
@@ -19,8 +19,7 @@ from .layout import Layout
 CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class FileDigest:
+class FileDigest(NamedTuple):
     path: str
     size: int
     sha256: str
