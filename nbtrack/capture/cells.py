@@ -18,6 +18,8 @@ import os
 import sys
 import threading
 import time
+from itertools import compress, repeat
+from operator import ne
 
 from .. import active, flushing
 from ..ids import new_run_id
@@ -30,6 +32,9 @@ _IGNORED = frozenset(
      "get_ipython", "_exit_code", "__builtins__", "__builtin__", "__name__", "__doc__",
      "__package__", "__loader__", "__spec__", "__session__"}
 )
+
+
+_ABSENT = object()  # what a deleted name is "bound" to when comparing ids
 
 
 def _ignored(name: str) -> bool:
@@ -73,11 +78,11 @@ class CellRecorder:
         self._rows: list[dict] = []
         self._lock = threading.Lock()
         self._current: dict | None = None
-        self._before: dict[str, int] = {}
         self._run_cells: dict[str, list[str]] = {}  # run id -> cell hashes, in order
         self._registered = False
         self._seen: set[str] = set()
-        self._user_keys: set[str] = set()
+        self._keys: tuple[str, ...] = ()  # user-visible names seen so far, in discovery order
+        self._before = ((), ())
         self._pre_len = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -140,12 +145,27 @@ class CellRecorder:
             self._rows.extend(rows)
 
     # ------------------------------------------------------------ events
-    def _names(self) -> dict[str, int]:
-        """id() of every user-visible global (O(user names), not O(namespace))."""
-        ns = self.shell.user_ns
-        return {k: id(ns[k]) for k in self._user_keys if k in ns}
+    def _names(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The user-visible global names and the id() of what each is bound to (of a
+        marker when absent), gathered by C-level map calls: O(user names), cheap."""
+        keys = self._keys
+        ids = tuple(map(id, map(self.shell.user_ns.get, keys, repeat(_ABSENT))))
+        return keys, ids
 
-    def _discover(self, before: dict[str, int]) -> None:
+    def _changes(self, before) -> tuple[list[str], list[str]]:
+        """Names (re)bound and names deleted since ``before`` (a ``_names()`` result)."""
+        keys, old = before
+        _, new = self._names()
+        changed = list(compress(keys, map(ne, old, new[: len(keys)])))
+        absent = id(_ABSENT)
+        ns = self.shell.user_ns
+        deleted = [k for k in changed if k not in ns]
+        bound = [k for k in changed if k in ns]
+        bound += [k for k, i in zip(self._keys[len(keys):], new[len(keys):], strict=True)
+                  if i != absent]  # names that appeared during the cell
+        return bound, deleted
+
+    def _discover(self, before) -> None:
         """Learn the names that appeared since the last look.
 
         IPython adds ``_i<n>``/``_<n>`` history names every cell, so the namespace grows
@@ -165,12 +185,15 @@ class CellRecorder:
             else:
                 streak = 0
                 new.append(key)
-        gone = sum(1 for k in before if k not in ns)
+        keys, ids = before  # C-level counts: present before, minus present now
+        gone = len(keys) - ids.count(id(_ABSENT)) - sum(map(ns.__contains__, keys))
         if len(ns) != self._pre_len + len(new) - gone:
             new = list(ns.keys() - self._seen)
         if new:
             self._seen.update(new)
-            self._user_keys.update(k for k in new if not _ignored(k))
+            fresh = [k for k in new if not _ignored(k)]
+            if fresh:
+                self._keys = self._keys + tuple(fresh)
         self._pre_len = len(ns)
 
     def pre_run_cell(self, info) -> None:
@@ -247,15 +270,12 @@ class CellRecorder:
             current = self._cell_in_progress(getattr(info, "raw_cell", None))
             current["cell_id"] = getattr(info, "cell_id", None)
         before = self._before
-        self._before = {}
-        ns = self.shell.user_ns
+        self._before = ((), ())
         self._discover(before)
         if current["started"] is None:  # not watched from its start: what it bound is unknown
             bound = deleted = None
         else:
-            after = self._names()
-            bound = [k for k, ident in after.items() if before.get(k) != ident]
-            deleted = [k for k in before if k not in ns]
+            bound, deleted = self._changes(before)
         error = result.error_in_exec or result.error_before_exec
         ok = error is None
         err_type = type(error).__name__ if error is not None else None
