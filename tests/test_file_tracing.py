@@ -319,3 +319,14 @@ def test_a_notebook_run_traces_its_cells_in_a_real_kernel(data, store, tmp_path)
     assert recorded(run, "outputs") == [("data/clean.csv", sha("x,y"))]
     page = next(d["text/html"] for d in results[-1].data if "text/html" in d)
     assert "Lineage" in page and "data/clean.csv@" in page
+
+
+def test_a_traced_read_named_with_use_input_is_one_input(store, tmp_path):
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    with nbtrack.start_run("dedupe", trace_files=True) as run:
+        with open("data.csv") as f:
+            f.read()
+        nbtrack.use_input("data.csv", name="table", description="the only table")
+    inputs = nbtrack.get_run(run.id)["inputs"]
+    assert len(inputs) == 1
+    assert inputs[0]["path"] == "data.csv" and inputs[0]["name"] == "table"

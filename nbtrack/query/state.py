@@ -61,6 +61,7 @@ def fold(events: list[dict]) -> dict:
         "archived": False,
         "cost_per_hour": None,
     }
+    files_seen: dict[str, dict[tuple, dict]] = {}
     for ev in events:
         kind = ev.get("type")
         t = ev.get("t")
@@ -102,8 +103,16 @@ def fold(events: list[dict]) -> dict:
         elif kind == "archive":
             state["archived"] = bool(ev.get("archived"))
         elif kind in FILE_EVENTS:
+            # one entry per (path, content): a file seen by tracing and also named with
+            # use_input (either order) is one input, with the fields of both
             item = {k: v for k, v in ev.items() if k != "type"}
-            state[FILE_EVENTS[kind]].append(item)
+            seen = files_seen.setdefault(kind, {})
+            key = (item.get("path"), item.get("sha256"))
+            if key in seen:
+                seen[key].update({k: v for k, v in item.items() if v is not None and k != "t"})
+            else:
+                seen[key] = item
+                state[FILE_EVENTS[kind]].append(item)
         elif isinstance(kind, str) and kind.isidentifier():
             # cells, commands, ... added by capture: listed under the plural name
             state.setdefault(kind + "s", []).append({k: v for k, v in ev.items() if k != "type"})
