@@ -51,7 +51,7 @@ _BIG = 1.7976931348623157e308  # ints beyond float64's range are refused, not ov
 # whole, atomically under the GIL, and is cheaper than extend() with a tuple
 _pack = struct.Struct("=4d").pack
 COMPACT_EVERY = 64  # flush segments between merges of a running run's metric files
-BUFFER_CAP = 1 << 18  # points buffered before the logging thread writes them itself
+BUFFER_CAP = 1 << 17  # points buffered before the logging thread writes them itself
 MERGE_AFTER_S = 60.0  # runs older than this merge their metric files as they go
 
 
