@@ -49,21 +49,37 @@ def hook_cost(shell, names: int, n: int) -> float:
     return took
 
 
-def measure(mode: str, n: int) -> None:
-    """In this process: run n cells (after a warm-up) and print the median per-cell time."""
+def measure(n: int) -> None:
+    """In this process: blocks of 100 cells, alternately with capture (extension loaded,
+    a run active) and without, so both see the same IPython history length and the
+    same machine noise; prints the two medians and the hook costs."""
     os.environ["NBTRACK_HOME"] = tempfile.mkdtemp(prefix="nbtrack-bench-")
     from IPython.core.interactiveshell import InteractiveShell
 
+    from nbtrack.capture import ipython as capture
+
     shell = InteractiveShell.instance()
-    if mode == "tracked":
-        shell.run_cell("%load_ext nbtrack", store_history=True)
-        shell.run_cell("%track start bench", store_history=True)
     cells_per_second(shell, 200)
-    chunks = cells_per_second(shell, n)
-    print(statistics.median(chunks))
-    if mode == "tracked":
-        print(hook_cost(shell, 50, 2000))
-        print(hook_cost(shell, 1000, 500))
+    bare, tracked = [], []
+    shell.run_cell("%load_ext nbtrack", store_history=True)
+    shell.run_cell("%track start bench", store_history=True)
+    rec = capture.installed(shell)["cells"]
+    hooks = (("pre_run_cell", rec.pre_run_cell), ("post_run_cell", rec.post_run_cell))
+    for block in range(n // 100):
+        # alternate which goes first, so neither always follows the other's aftermath
+        for mode in (("tracked", "bare") if block % 2 else ("bare", "tracked")):
+            if mode == "tracked":
+                tracked += cells_per_second(shell, 100)
+            else:
+                for name, fn in hooks:
+                    shell.events.unregister(name, fn)
+                bare += cells_per_second(shell, 100)
+                for name, fn in hooks:
+                    shell.events.register(name, fn)
+    print(statistics.median(bare))
+    print(statistics.median(tracked))
+    print(hook_cost(shell, 50, 2000))
+    print(hook_cost(shell, 1000, 500))
 
 
 def main() -> None:
@@ -71,15 +87,15 @@ def main() -> None:
 
     quick = "--quick" in sys.argv
     n = 500 if quick else 3000
-    results = {}
-    # two fresh processes: IPython's own per-cell cost grows with its history, so the
-    # bare and tracked shells must have run the same number of cells
-    for mode in ("bare", "tracked"):
-        out = subprocess.run([sys.executable, __file__, "--measure", mode, str(n)],
-                             capture_output=True, text=True, check=True).stdout.split()
-        results[mode] = [float(x) for x in out[-3:]] if mode == "tracked" else [float(out[-1])]
-    bare = results["bare"][0]
-    tracked, hooks_50, hooks_1000 = results["tracked"]
+    out = subprocess.run([sys.executable, __file__, "--measure", str(n)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    numbers = []
+    for token in out:
+        try:
+            numbers.append(float(token))
+        except ValueError:
+            pass
+    bare, tracked, hooks_50, hooks_1000 = numbers[-4:]
 
     os.environ["NBTRACK_HOME"] = tempfile.mkdtemp(prefix="nbtrack-bench-")
     import nbtrack
@@ -92,7 +108,8 @@ def main() -> None:
         nbtrack.start_run("bench-empty").end()
     empty_run = (time.perf_counter() - t0) / 50
 
-    print(f"cells per measurement: {n} (after 200 warm-up cells), median of 100-cell chunks")
+    print(f"{n} cells each way, in alternating blocks of 100 in one process (same history,"
+          " same noise); medians of the blocks")
     print(f"bare IPython cell              {bare * 1e6:9.1f} us")
     print(f"cell with capture + active run {tracked * 1e6:9.1f} us")
     print(f"added per cell                 {(tracked - bare) * 1e6:9.1f} us   (target <= 100 us)"
@@ -105,7 +122,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if "--measure" in sys.argv:
-        i = sys.argv.index("--measure")
-        measure(sys.argv[i + 1], int(sys.argv[i + 2]))
+        measure(int(sys.argv[sys.argv.index("--measure") + 1]))
     else:
         main()

@@ -102,6 +102,11 @@ def _ensure_thread() -> None:
         _thread.start()
 
 
+def exiting() -> bool:
+    """True once the interpreter is exiting: everything buffered is written now."""
+    return _stop.is_set()
+
+
 def wake() -> None:
     """Ask for a flush now (used when a buffer grows large)."""
     _wake.set()

@@ -34,6 +34,7 @@ _IGNORED = frozenset(
 )
 
 
+HISTORY_EVERY_S = 0.5
 _ABSENT = object()  # what a deleted name is "bound" to when comparing ids
 
 
@@ -84,6 +85,7 @@ class CellRecorder:
         self._keys: tuple[str, ...] = ()  # user-visible names seen so far, in discovery order
         self._before = ((), ())
         self._pre_len = 0
+        self._flushed = 0.0
 
     # ------------------------------------------------------------ lifecycle
     def register(self) -> None:
@@ -119,7 +121,7 @@ class CellRecorder:
             except ValueError:
                 pass
         active.off_run_start(self.watch_run)
-        self.flush()
+        self.flush(force=True)
         flushing.unregister(self)
         self._registered = False
 
@@ -249,7 +251,7 @@ class CellRecorder:
             failed = status in ("failed", "killed")
             self._record_on(run, current, time.time(), not failed, None, None, [], [])
             current["runs"].remove(run)
-        self.flush()  # the history an export of this run needs is on disk when it ends
+        self.flush(force=True)  # the history an export of this run needs is on disk
         hashes = self._run_cells.pop(run.id, [])
         run._event(
             "code",
@@ -328,7 +330,14 @@ class CellRecorder:
     def id(self) -> str:
         return self.session_id
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
+        """Write the buffered history. The flusher thread calls this after every cell;
+        history is written at most every ``HISTORY_EVERY_S`` then (a burst of tiny
+        cells costs one file, not one per cell), at once when forced or at exit."""
+        now = time.monotonic()
+        if not (force or flushing.exiting() or now - self._flushed >= HISTORY_EVERY_S):
+            return
+        self._flushed = now
         with self._lock:
             rows, self._rows = self._rows, []
         if rows:
