@@ -108,7 +108,7 @@ def exiting() -> bool:
 
 
 def wake() -> None:
-    """Ask for a flush now (used when a buffer grows large)."""
+    """Ask for a flush now (at the end of every cell)."""
     _wake.set()
 
 

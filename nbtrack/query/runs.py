@@ -14,11 +14,6 @@ from . import metrics as metrics_mod
 from . import state, summaries
 from .filters import compile_filter, resolve_field
 
-BASE_COLUMNS = (
-    "run_id", "name", "experiment", "status", "started", "ended", "duration_s",
-    "user", "host", "tags", "archived", "cost", "parent_run_id",
-)
-
 
 def resolve(layout: Layout, ref: object) -> str:
     """A run id from an id, a friendly name, a Run, or a row/dict holding ``run_id``."""
