@@ -105,18 +105,15 @@ def build(rows: list[dict]) -> Graph:
             g.by_name[row["name"]] = rid
         g.used[rid] = set()
         g.produced[rid] = set()
-        for ref in row.get("inputs") or ():
-            sha = g._file(ref, t)
-            if sha is not None:
-                g.used[rid].add(sha)
-                g.consumers.setdefault(sha, set()).add(rid)
-                g._edge(sha, rid, ref.get("path"))
-        for ref in row.get("outputs") or ():
-            sha = g._file(ref, t)
-            if sha is not None:
-                g.produced[rid].add(sha)
-                g.producers.setdefault(sha, set()).add(rid)
-                g._edge(rid, sha, ref.get("path"))
+        for kind, mine, others in (("inputs", g.used, g.consumers),
+                                   ("outputs", g.produced, g.producers)):
+            for ref in row.get(kind) or ():
+                sha = g._file(ref, t)
+                if sha is not None:
+                    mine[rid].add(sha)
+                    others.setdefault(sha, set()).add(rid)
+                    # file -> run for an input, run -> file for an output
+                    g._edge(*((sha, rid) if kind == "inputs" else (rid, sha)), ref.get("path"))
     return g
 
 

@@ -8,8 +8,6 @@ from pathlib import Path
 from ..store import metric_files
 from ..store.layout import Layout
 
-COLUMNS = ("run_id", "key", "step", "value", "time")
-
 
 def files_for(layout: Layout, run_ids: Iterable[str]) -> list[Path]:
     files: list[Path] = []
@@ -32,10 +30,6 @@ def _empty():
     )
 
 
-class _Vanished(Exception):
-    """A listed file was deleted before the scan read it (a compaction replaced it)."""
-
-
 def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
     """The points of ``run_ids`` as one long frame. When a run's segments are compacted
     (another process ends the run) between the listing and the read, it lists again."""
@@ -43,7 +37,7 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
     for _ in range(5):
         try:
             return scan(files_for(layout, run_ids), keys, _relist=True)
-        except _Vanished:
+        except metric_files.Vanished:
             continue
     return scan(files_for(layout, run_ids), keys)
 
@@ -69,7 +63,7 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
         return collect(files)
     except (pl.exceptions.PolarsError, OSError):
         if _relist and not all(p.exists() for p in files):
-            raise _Vanished from None
+            raise metric_files.Vanished from None
         good = metric_files.readable(files)
         return collect(good) if good else _empty()
 

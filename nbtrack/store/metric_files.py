@@ -26,8 +26,8 @@ from .layout import Layout, compact_level, compact_name, visible_files
 MAX_STEP = (1 << 53) - 1  # steps travel as float64 in memory (see nbtrack.run): exact below 2**53
 
 
-class _Vanished(Exception):
-    """A listed file was removed (compacted) before it could be read."""
+class Vanished(Exception):
+    """A listed file was removed (compacted) before it could be read: list again."""
 
 
 def schema():
@@ -94,7 +94,7 @@ def readable(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         try:
             complete = _read_through(path)
-        except _Vanished:
+        except Vanished:
             continue
         if complete:
             good.append(path)
@@ -151,7 +151,7 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
         try:
             if _read_through(path, keys):
                 good.append(path)
-        except _Vanished:
+        except Vanished:
             continue
         release_memory()
     if len(good) < min_files:
@@ -187,12 +187,12 @@ def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
 def _batches(path: Path, strict: bool = False):
     """The record batches of one file, each read (and checked) only when reached, so
     memory holds one at a time. A corrupt file raises (``strict``) or stops with a
-    warning naming it; a vanished one raises ``_Vanished``."""
+    warning naming it; a vanished one raises ``Vanished``."""
     arrow = pa()
     try:
         source = arrow.OSFile(str(path), "rb")
     except FileNotFoundError:
-        raise _Vanished from None
+        raise Vanished from None
     with source:
         try:
             # the system allocator hands each batch's memory straight back, so reading
@@ -223,7 +223,7 @@ def last_values(layout: Layout, run_id: str) -> dict[str, float]:
             for path in segment_files(layout, run_id):
                 for batch in _batches(path):
                     _fold_last(batch, best)
-        except _Vanished:
+        except Vanished:
             continue  # compacted while we read: list again
         break
     return {key: value for key, (_, value) in best.items()}
