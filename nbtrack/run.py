@@ -38,7 +38,7 @@ from .errors import (
 )
 from .store import index, liveness, metric_files, objects, records
 from .store.atomic import claim_file
-from .store.layout import Layout, check_friendly_name
+from .store.layout import Layout, check_friendly_name, name_file
 
 STATUSES = ("running", "completed", "failed", "killed", "crashed")
 MAX_KEY_LEN = 250
@@ -582,12 +582,12 @@ def claim_name(layout: Layout, run_id: str, wanted: str | None) -> str:
     from .ids import friendly_name
 
     if wanted is not None:
-        check_friendly_name(wanted)
+        wanted = check_friendly_name(wanted)
         candidates = (wanted if i == 1 else f"{wanted}-{i}" for i in range(1, 10_000))
     else:
         candidates = (friendly_name() for _ in range(10_000))
     for name in candidates:
-        if claim_file(layout.names_dir / name, run_id):
+        if claim_file(layout.names_dir / name_file(name), run_id):
             return name
     raise InvalidNameError(f"could not find a free run name like {wanted!r}")
 

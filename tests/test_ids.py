@@ -94,11 +94,38 @@ def test_a_taken_name_gets_a_suffix():
     assert nbtrack.get_run("baseline-2")["run_id"] == two.id
 
 
-@pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 101, "has space"])
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 201, "two\nlines", "tab\there", "nul\x00", 7])
 def test_bad_run_names_are_refused(bad):
     with pytest.raises(nbtrack.errors.InvalidNameError):
         nbtrack.start_run("exp", name=bad)
     assert nbtrack.active_run() is None
+
+
+@pytest.mark.parametrize("name", [
+    "bert lr=1e-3 (baseline)", "résumé", "../etc", "a/b", ".hidden", "日本語の実験",
+    "<img src=x onerror=alert(1)>", "x" * 200, "C:\\temp\\run",
+])
+def test_any_printable_name_is_kept_as_given_and_never_forms_a_path(name, store):
+    with nbtrack.start_run("exp", name=name) as run:
+        pass
+    assert run.name == name
+    assert nbtrack.get_run(name)["run_id"] == run.id
+    assert nbtrack.runs()["name"].to_list() == [name]
+    claimed = list((store / "names").iterdir())
+    assert len(claimed) == 1 and claimed[0].parent == store / "names"
+    assert claimed[0].read_text().strip() == run.id
+    for path in store.rglob("*"):  # nothing was written outside the store's own folders
+        assert path.resolve().is_relative_to(store.resolve())
+
+
+def test_names_are_normalised_so_one_name_is_one_claim():
+    composed, decomposed = "r\u00e9sum\u00e9", "re\u0301sume\u0301"
+    with nbtrack.start_run("exp", name=composed) as one:
+        pass
+    with nbtrack.start_run("exp", name=f"  {decomposed} ") as two:
+        pass
+    assert (one.name, two.name) == (composed, f"{composed}-2")
+    assert nbtrack.get_run(decomposed)["run_id"] == one.id
 
 
 def test_names_unique_when_many_processes_start_runs_at_once(spawn, store):

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
 from ..store import index
-from ..store.layout import RUN_ID_RE, Layout, check_friendly_name
+from ..store.layout import RUN_ID_RE, Layout, check_friendly_name, name_file
 from . import experiments as experiments_mod
 from . import metrics as metrics_mod
 from . import state, summaries
@@ -26,8 +26,7 @@ def resolve(layout: Layout, ref: object) -> str:
     if RUN_ID_RE.match(ref) and layout.run_dir(ref).is_dir():
         return ref
     try:
-        check_friendly_name(ref)
-        run_id = (layout.names_dir / ref).read_text().strip()
+        run_id = (layout.names_dir / name_file(check_friendly_name(ref))).read_text().strip()
     except (OSError, ValueError):
         run_id = ""
     if RUN_ID_RE.match(run_id) and layout.run_dir(run_id).is_dir():

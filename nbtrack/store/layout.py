@@ -16,7 +16,7 @@ The full description, with examples, is in ``docs/store-format.md``::
       index/<seg>.json                   one run summary row (written at start, end, edits)
       index/<seg>.compact<L>-<w>-<n>.arrow  many summary rows merged; latest ``rev`` per run wins
       objects/sha256/<2 hex>/<62 hex>    artifact and input content, stored once by hash
-      names/<friendly-name>              claimed run names (content: the run id)
+      names/<name-file>                  claimed run names (content: the run id); see name_file
       experiments/<seg>.json             experiment events (description, tags, archive)
 
 ``<seg>`` is ``<time_ns:019d>-<writer>-<seq:06d>``: one writer owns a file name,
@@ -26,9 +26,11 @@ see half a file. Names starting with ``.`` are never read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from ..errors import InvalidNameError, RunNotFoundError, StoreError
@@ -54,7 +56,9 @@ TMP_PREFIX = ".tmp-"
 # Crockford base32, lower case: the alphabet of run ids (see nbtrack.ids).
 RUN_ID_RE = re.compile(r"^[0-9a-hjkmnp-tv-z]{26}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-FRIENDLY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# names that are their own file name under names/ (every name stores before format 1.1 was one)
+PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_NAME_LENGTH = 200
 
 
 def find_root(start: str | os.PathLike | None = None) -> Path:
@@ -79,12 +83,26 @@ def check_run_id(run_id: str) -> str:
 
 
 def check_friendly_name(name: str) -> str:
-    if not isinstance(name, str) or not FRIENDLY_NAME_RE.match(name) or ".." in name:
+    """A run name as stored: any printable text (NFC-normalised, outer spaces dropped) of
+    1 to 200 characters, e.g. ``"bert lr=1e-3 (baseline)"`` or ``"résumé"``."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"run name must be text, got {type(name).__name__}")
+    text = unicodedata.normalize("NFC", name).strip()
+    if not text or len(text) > MAX_NAME_LENGTH or not text.isprintable():
         raise InvalidNameError(
-            f"run name {name!r} is not allowed: use up to 100 letters, digits, '.', '_' or '-',"
-            " starting with a letter or digit"
+            f"run name {name!r} is not allowed: use 1 to {MAX_NAME_LENGTH} printable characters"
+            " (no newlines or control characters)"
         )
-    return name
+    return text
+
+
+def name_file(name: str) -> str:
+    """The file under ``names/`` that claims ``name``: the name itself when it is plain
+    ASCII (letters, digits, ``._-``), else ``~`` and the sha256 of its UTF-8 text, so
+    that no name can form a path, collide with another's file, or exceed a file-name limit."""
+    if PLAIN_NAME_RE.match(name) and ".." not in name:
+        return name
+    return "~" + hashlib.sha256(name.encode()).hexdigest()
 
 
 class Layout:
