@@ -61,3 +61,29 @@ class FilterError(NbtrackError, ValueError):
             pointer = " " * position + "^"
             message = f"{message}\n  {expression}\n  {pointer}"
         super().__init__(message)
+
+
+class ConditionError(FilterError):
+    """An alert condition could not be parsed (``position`` points at the offending token)."""
+
+
+class AlertWarning(UserWarning):
+    """An alert's condition became true on a run (shown in the cell that logged it)."""
+
+
+class SweepError(NbtrackError):
+    """A sweep cannot do what was asked (no such sweep, stopped, finished, bad trial)."""
+
+
+class SweepSpecError(SweepError, ValueError):
+    """A sweep's parameter specification, strategy or objective is not acceptable."""
+
+
+class SweepFinished(SweepError):
+    """The sweep has no trial left to suggest: every point is taken, its budget is spent,
+    or it was stopped."""
+
+
+class TrialPruned(NbtrackError):
+    """Raise inside a sweep's trial function to end the trial as pruned (after
+    ``trial.should_prune()``)."""

@@ -51,17 +51,20 @@ class Tok:
     pos: int
 
 
-def tokenize(text: str) -> list[Tok]:
+def tokenize(text: str, pattern: re.Pattern = _TOKEN, keywords=KEYWORDS,
+             error: type[FilterError] = FilterError) -> list[Tok]:
+    """Tokens of ``text``; another grammar (alert conditions) passes its own ``pattern``
+    (named groups, ``ws`` skipped), ``keywords`` and error type."""
     toks: list[Tok] = []
     pos = 0
     while pos < len(text):
-        m = _TOKEN.match(text, pos)
+        m = pattern.match(text, pos)
         if m is None:
-            raise FilterError(f"unexpected character {text[pos]!r}", text, pos)
+            raise error(f"unexpected character {text[pos]!r}", text, pos)
         kind = m.lastgroup or ""
         if kind != "ws":
             value = m.group()
-            if kind == "word" and value.lower() in KEYWORDS:
+            if kind == "word" and value.lower() in keywords:
                 kind, value = "kw", value.lower()
             toks.append(Tok(kind, value, pos))
         pos = m.end()
