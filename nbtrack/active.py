@@ -324,6 +324,11 @@ def log_output(path) -> str:
     return require().log_output(path)
 
 
+def alert(condition: str, message: str | None = None, callback=None):
+    """``run.alert`` on the active run: ``nbtrack.alert("val_loss > 2.0", message="diverging")``."""
+    return require().alert(condition, message=message, callback=callback)
+
+
 def sh(command: str):
     """Run a shell command as part of the active run (``%track sh``): its output is kept
     as an artifact, ``NBTRACK_TRACK_<KEY>`` variables it exports become metrics/params."""

@@ -173,7 +173,7 @@ class Run:
         "id", "name", "experiment", "layout", "owner", "_ended", "status",
         "_keys", "_key_ids", "_next_step", "_explicit", "_points", "_append",
         "_events", "_flush_lock", "_log_lock", "_merge_lock", "_unwritten", "_segments", "_born",
-        "_alive_path", "_editing", "end_hooks", "__weakref__",
+        "_alive_path", "_editing", "end_hooks", "_fast", "_watched", "_alerts", "__weakref__",
     )
 
     def __init__(self, layout: Layout, run_id: str, name: str, experiment: str, owner: bool):
@@ -186,6 +186,11 @@ class Run:
         self.status = "running"
         self._keys: list[str] = []
         self._key_ids: dict[str, int] = {}
+        # the ids the hot path looks keys up in: _key_ids itself until an alert watches a
+        # key, then a copy without the watched keys, which so take the checking path
+        self._fast: dict[str, int] = self._key_ids
+        self._watched: frozenset[str] = frozenset()
+        self._alerts = None  # an nbtrack.alerts.AlertSet once run.alert() is called
         self._next_step: dict[str, count] = {}  # per key: the next automatic step
         self._explicit: dict[str, int] = {}  # per key: the last explicit step, if newer
         self._points = array("d")  # key id, step, value, time; four per point
@@ -216,7 +221,7 @@ class Run:
         if type(metrics) is dict and len(metrics) == 1:  # the common case, straight through
             (key,) = metrics
             v = metrics[key]
-            kid = self._key_ids.get(key)
+            kid = self._fast.get(key)
             if kid is not None and (type(v) is float or type(v) is int and -_BIG < v < _BIG):
                 if step is None:
                     if self._explicit:
@@ -227,7 +232,7 @@ class Run:
                     self._explicit[key] = step
                     self._append(_pack(kid, step, v, t))
                     return
-        ids = self._key_ids
+        ids = self._fast
         if type(metrics) is not dict:
             return self._log_slow(metrics, step, t)
         for key, v in metrics.items():
@@ -262,7 +267,24 @@ class Run:
         metrics = self._normalise(metrics)
         if step is not None:
             step = self._check_step(step)
+        if self._watched and not self._watched.isdisjoint(metrics):
+            return self._log_watched(metrics, step, t)
         self.log(metrics, step)
+
+    def _log_watched(self, metrics: dict[str, float], step: int | None, t: float) -> None:
+        """A call naming a key some alert watches: append as ``log`` does, then check."""
+        ids, append, steps = self._key_ids, self._append, {}
+        if step is None:
+            if self._explicit:
+                self._restart_counters()
+            for key, v in metrics.items():
+                steps[key] = s = next(self._next_step[key])
+                append(_pack(ids[key], s, v, t))
+        else:
+            for key, v in metrics.items():
+                self._explicit[key] = steps[key] = step
+                append(_pack(ids[key], step, v, t))
+        self._alerts.check(metrics, steps, t)
 
     def _normalise(self, metrics: object) -> dict[str, float]:
         """Slow path of ``log``: validate every key and value before anything is stored."""
@@ -282,6 +304,8 @@ class Run:
                     self._next_step[key] = count()
                     self._keys.append(key)
                     self._key_ids[key] = len(self._keys) - 1  # last: the fast path may use it now
+                if key not in self._fast and key not in self._watched:
+                    self._fast[key] = self._key_ids[key]
         return out
 
     @staticmethod
@@ -295,6 +319,30 @@ class Run:
         if not 0 <= step <= metric_files.MAX_STEP:
             raise MetricTypeError(f"step must be between 0 and {metric_files.MAX_STEP}, got {step}")
         return step
+
+    # ------------------------------------------------------------------ alerts
+    def alert(self, condition: str, message: str | None = None, callback=None):
+        """Warn (and record on the run) when ``condition`` over metric names becomes true.
+
+        Checked as the named metrics are logged; fires once per crossing, again only
+        after the condition was false. ``callback(record)`` is called on each firing.
+
+        >>> run.alert("val_loss > 2.0", message="Validation loss is diverging")
+        >>> run.alert("abs(train_loss - val_loss) > 0.5 and epoch >= 3")
+        """
+        from .alerts import AlertSet
+
+        if self._ended:
+            raise RunEndedError(f"run {self.name} ({self.id}) has ended; alerts watch live runs")
+        with self._log_lock:
+            if self._alerts is None:
+                self._alerts = AlertSet(self)
+        made = self._alerts.add(condition, message, callback)
+        with self._log_lock:
+            watched = self._alerts.watched
+            self._watched = watched
+            self._fast = {k: v for k, v in self._key_ids.items() if k not in watched}
+        return made
 
     # ------------------------------------------------------------------ events
     def _event(self, _type: str, **fields) -> None:

@@ -123,8 +123,8 @@ def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
         log[key] = state.iso(st.get(key))
     for item in log["status_history"]:
         item["time"] = state.iso(item.pop("t", None))
-    for key in ("notes", "param_history"):
-        for item in log[key]:
+    for key in ("notes", "param_history", "alerts"):
+        for item in log.get(key) or ():
             item["time"] = state.iso(item.pop("t", None))
     log["timings"] = {"started": log["started"], "ended": log["ended"], "duration_s": dur}
     log["store"] = os.fspath(layout.root)

@@ -184,9 +184,10 @@ def summary_row(state: dict, last_metrics: dict) -> dict:
         "outputs": [_file_ref(x) for x in state.get("outputs") or []],
         "extra": {
             k: state[k]
-            for k in ("parent_run_id", "message", "git", "env_summary", "reproduces")
+            for k in ("parent_run_id", "message", "git", "env_summary", "reproduces", "sweep")
             if state.get(k) is not None
         }
+        | ({"alerts": len(state["alerts"])} if state.get("alerts") else {})
         | ({"code_identity": state["code"].get("adhoc_identity")} if state.get("code") else {}),
     }
 

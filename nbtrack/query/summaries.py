@@ -121,6 +121,11 @@ def table(latest, now: float | None = None):
         "user", "host", "tags", "archived",
         (pl.col("cost_per_hour") * duration / 3600.0).alias("cost"),
         pl.col("extra").str.json_path_match("$.parent_run_id").alias("parent_run_id"),
+        # trials of a sweep (nbtrack.sweeps) and alert firings (nbtrack.alerts)
+        pl.col("extra").str.json_path_match("$.sweep.id").alias("sweep_id"),
+        pl.col("extra").str.json_path_match("$.sweep.trial").cast(pl.Int64).alias("sweep_trial"),
+        pl.col("extra").str.json_path_match("$.alerts").cast(pl.Int64).fill_null(0)
+        .alias("alerts"),
         pl.col("inputs_path").alias("inputs"),
         pl.col("inputs_sha256").alias("input_sha256"),
         pl.col("outputs_path").alias("outputs"),
