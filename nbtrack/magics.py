@@ -1,44 +1,58 @@
 """``%track`` and ``%%track``: words over the public API.
 
 Each subcommand is parsed once by its argparse parser and routed through one
-table to one public call; a bad option prints the usage and changes nothing.
-``%load_ext nbtrack`` registers the magics and the capture hooks (cells, shell
-commands) once per shell, however often it is run.
+table (``TrackMagics.sub``: name -> parser, handled by ``do_<name>``) to one public
+call. Lines are split like a shell line, ``# comments`` included. Every failure
+(a bad option, an unknown subcommand, an nbtrack error such as no active run)
+raises IPython's ``UsageError``: the cell fails with one red line and "Run All"
+stops there. ``--help`` prints once, to stdout. ``%load_ext nbtrack`` registers
+the magics and the capture hooks once per shell, however often it is run, and
+puts ``nbtrack`` in the notebook's namespace.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
-import sys
+
+from IPython.core.error import UsageError
 
 import nbtrack
 
 from .errors import NbtrackError
 
+HELP_WORDS = ("-h", "--help", "help")
+RAW_COMMANDS = ("sh",)  # take the rest of the line verbatim (bash reads it, quotes and all)
+_RAW = re.compile(r"\s*(?P<name>\S+)(?:\s+(?P<rest>.*))?\Z", re.S)
 
-class UsageError(Exception):
-    pass
+
+class _HelpShown(Exception):
+    """argparse printed ``--help``: nothing else to do."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting the kernel."""
 
     def error(self, message: str):  # noqa: D401
-        raise UsageError(f"{self.format_usage().strip()}\n%track: error: {message}")
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
 
     def exit(self, status: int = 0, message: str | None = None):
-        raise UsageError(message or self.format_help())
+        if status == 0 and not message:
+            raise _HelpShown  # the help action has printed the help already
+        raise UsageError((message or "").strip() or f"{self.prog}: failed")
 
 
 def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     top = _Parser(prog="%track", add_help=True,
-                  description="Track the runs of this notebook. `%%track CMD --help` for one command.")
+                  description="Track the runs of this notebook. `%track CMD --help` for one command;"
+                              " `%%track` makes one cell one run.")
     sub = top.add_subparsers(dest="cmd", parser_class=_Parser)
     p: dict[str, _Parser] = {}
 
     def add(name: str, help_: str) -> _Parser:
-        p[name] = sub.add_parser(name, help=help_, description=help_)
+        # argparse %-formats `help` (so it says %%), never `description`
+        p[name] = sub.add_parser(name, help=help_, description=help_.replace("%%", "%"))
         return p[name]
 
     s = add("start", "start a run (ends the one %%track start began before)")
@@ -88,11 +102,20 @@ def _cell_parser() -> _Parser:
     return c
 
 
-def _split(line: str) -> list[str]:
+def _split(line: str, prog: str = "%track") -> list[str]:
+    """Words of a magic line as a shell splits them: quotes group, ``#`` starts a comment."""
     try:
-        return shlex.split(line)
+        return shlex.split(line, comments=True)
     except ValueError as exc:
-        raise UsageError(f"%track: cannot parse {line!r}: {exc}") from None
+        raise UsageError(f"{prog}: cannot parse {line!r}: {exc}") from None
+
+
+def _unknown(word: str, known) -> UsageError:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UsageError(f"%track: unknown command {word!r}{hint}; `%track --help` lists them")
 
 
 def _number(text: str, shell, key: str):
@@ -116,30 +139,30 @@ class TrackMagics:
 
     # ----------------------------------------------------------------- line
     def track(self, line: str = ""):
-        try:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame from tracebacks
+        raw = _RAW.match(line)
+        if raw and raw["name"] in RAW_COMMANDS and (raw["rest"] or "").strip() not in HELP_WORDS:
+            name, args = raw["name"], argparse.Namespace(command=(raw["rest"] or "").strip())
+        else:
             words = _split(line)
-        except UsageError as exc:
-            print(exc, file=sys.stderr)
-            return None
-        if not words or words[0] in ("-h", "--help", "help"):
-            print(self.top.format_help())
-            return None
-        if words[0] not in self.sub:
-            print(f"{self.top.format_usage().strip()}\n%track: unknown command {words[0]!r}",
-                  file=sys.stderr)
-            return None
+            if not words or words[0] in HELP_WORDS:
+                if len(words) > 1 and words[0] == "help" and words[1] in self.sub:
+                    self.sub[words[1]].print_help()  # `%track help start`
+                else:
+                    self.top.print_help()
+                return None
+            name = words[0]
+            if name not in self.sub:
+                raise _unknown(name, self.sub)
+            try:
+                args = self.sub[name].parse_args(words[1:])
+            except _HelpShown:
+                return None
         try:
-            args = self.sub[words[0]].parse_args(words[1:])
-        except UsageError as exc:
-            print(exc, file=sys.stderr)
-            return None
-        try:
-            return getattr(self, "do_" + words[0])(args)
-        except UsageError as exc:
-            print(exc, file=sys.stderr)
-        except NbtrackError as exc:
-            print(f"%track {words[0]}: {exc}", file=sys.stderr)
-        return None
+            return getattr(self, "do_" + name)(args)
+        except (NbtrackError, FileNotFoundError) as exc:
+            # one red line naming the command, and the cell fails: Run All stops here
+            raise UsageError(f"%track {name}: {exc}") from exc
 
     def do_start(self, a):
         previous = self.magic_started
@@ -219,30 +242,52 @@ class TrackMagics:
         return lineage(a.target, depth=a.depth)
 
     def do_sh(self, a):
-        command = " ".join(a.command).strip()
+        command = a.command if isinstance(a.command, str) else " ".join(a.command)
+        command = command.strip()
         if not command:
             raise UsageError("%track sh: give a command, e.g. %track sh python train.py")
         return nbtrack.sh(command)
 
     # ----------------------------------------------------------------- cell
     def track_cell(self, line: str, cell: str):
+        """Run the cell as one run; its last expression's value is the cell's output."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame from tracebacks
         try:
-            args = _cell_parser().parse_args(_split(line))
-        except UsageError as exc:
-            print(exc, file=sys.stderr)
+            args = _cell_parser().parse_args(_split(line, "%%track"))
+        except _HelpShown:
             return None
-        run = nbtrack.start_run(
-            args.experiment or "default", name=args.name, tags=args.tags or None,
-            notes=args.note or "", trace_files=args.trace_files,
-        )
+        body, last = self._compile_cell(line, cell)  # a syntax error starts no run
+        try:
+            run = nbtrack.start_run(
+                args.experiment or "default", name=args.name, tags=args.tags or None,
+                notes=args.note or "", trace_files=args.trace_files,
+            )
+        except NbtrackError as exc:
+            raise UsageError(f"%%track: {exc}") from exc
         print(f"run {run.name} ({run.id})")
-        code = self.shell.transform_cell(cell)
+        ns = self.shell.user_ns
         try:
             with run:
-                exec(compile(code, f"<%%track {run.name}>", "exec"), self.shell.user_ns)  # noqa: S102 - the user's own cell, as IPython runs it
+                exec(body, ns)  # noqa: S102 - the user's own cell, as IPython runs it
+                return eval(last, ns) if last is not None else None  # noqa: S307 - same
         finally:
             print(f"ended {run.name} ({run.status})")
-        return None
+
+    def _compile_cell(self, line: str, cell: str):
+        """Compile the body as IPython compiles a cell: through its caching compiler, so
+        tracebacks show the cell's own lines (numbered as in the cell, magic line first)."""
+        import ast
+
+        shell = self.shell
+        source = shell.transform_cell(cell)
+        header = f"%%track {line}".rstrip() + "\n"
+        name = shell.compile.cache(header + source, shell.execution_count, raw_code=header + cell)
+        tree = shell.compile.ast_parse("\n" + source, filename=name)  # body line 1 = cell line 2
+        tree = shell.transform_ast(tree)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = shell.compile(ast.Expression(tree.body.pop().value), name, "eval")
+        return shell.compile(tree, name, "exec"), last
 
 
 def load_ipython_extension(ipython) -> None:
@@ -255,6 +300,8 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magic_function(magics.track, "line", "track")
     ipython.register_magic_function(magics.track_cell, "cell", "track")
     state["magics"] = magics
+    if "nbtrack" not in ipython.user_ns:  # the notebook can call nbtrack.log() with no import
+        ipython.push({"nbtrack": nbtrack}, interactive=False)
 
 
 def unload_ipython_extension(ipython) -> None:
