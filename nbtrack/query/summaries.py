@@ -94,14 +94,16 @@ def _wide(latest, keys: str, values: str, prefix: str, numeric: bool):
     long = latest.select("run_id", keys, values).explode(keys, values).drop_nulls(keys)
     if long.is_empty():
         return None
+    # user keys are prefixed before the pivot: a key named like one of nbtrack's own
+    # columns (``run_id``, the pivot's index) can never collide with it
+    long = long.with_columns(pl.concat_str(pl.lit(f"{prefix}."), pl.col(keys)).alias(keys))
     wide = long.unique(["run_id", keys], keep="last").pivot(
         on=keys, index="run_id", values=values
     )
     names = sorted(c for c in wide.columns if c != "run_id")
     columns = [wide["run_id"]]
     for name in names:
-        column = wide[name] if numeric else _typed(wide[name])
-        columns.append(column.alias(f"{prefix}.{name}"))
+        columns.append(wide[name] if numeric else _typed(wide[name]))
     return pl.DataFrame(columns)
 
 

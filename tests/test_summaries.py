@@ -1,0 +1,33 @@
+"""runs()'s wide table: user keys become prefixed columns and never collide with nbtrack's."""
+
+from __future__ import annotations
+
+import pytest
+
+import nbtrack
+from nbtrack import cli
+
+# every column runs() makes itself, plus names the pivot and the query layer use
+OWN_COLUMNS = ("run_id", "name", "experiment", "status", "started", "ended", "duration_s",
+               "user", "host", "tags", "archived", "cost", "parent_run_id", "inputs",
+               "outputs", "input_sha256", "output_sha256", "rev", "param_keys", "meta_keys")
+
+
+@pytest.mark.parametrize("key", OWN_COLUMNS)
+def test_a_user_key_named_like_an_own_column_poisons_nothing(key, capsys):
+    with nbtrack.start_run("exp", name="poison", params={key: 1},
+                           metadata={key: {"x": "y"}, "flat": {key: True}}) as run:
+        run.log({key: 0.5})
+    with nbtrack.start_run("exp", name="plain", params={"lr": 0.1}) as other:
+        other.log({"loss": 1.0})
+    frame = nbtrack.runs(sort="started")
+    assert frame["run_id"].to_list() == [run.id, other.id]
+    assert frame["name"].to_list() == ["poison", "plain"]
+    assert frame[f"params.{key}"].to_list() == [1, None]
+    assert frame[f"metrics.{key}"].to_list() == [0.5, None]
+    assert frame[f"metadata.{key}.x"].to_list() == ["y", None]
+    assert frame[f"metadata.flat.{key}"].to_list() == [True, None]
+    assert nbtrack.runs(where=f"params.{key} == 1")["run_id"].to_list() == [run.id]
+    assert nbtrack.metrics().height == 2
+    assert cli.main(["runs"]) == 0
+    assert "poison" in capsys.readouterr().out
