@@ -188,8 +188,19 @@ def summary_row(state: dict, last_metrics: dict) -> dict:
             if state.get(k) is not None
         }
         | ({"alerts": len(state["alerts"])} if state.get("alerts") else {})
-        | ({"code_identity": state["code"].get("adhoc_identity")} if state.get("code") else {}),
+        | ({"code_identity": state["code"].get("adhoc_identity")} if state.get("code") else {})
+        | _notes_text(state),
     }
+
+
+NOTES_TEXT_LIMIT = 4000
+
+
+def _notes_text(state: dict) -> dict:
+    """The run's notes as one text (the newest kept when long), so a search finds them."""
+    texts = [str(n.get("text") or "") for n in state.get("notes") or []]
+    joined = "\n".join(t for t in texts if t)
+    return {"notes": joined[-NOTES_TEXT_LIMIT:]} if joined else {}
 
 
 def _file_ref(item: dict) -> dict:

@@ -123,6 +123,7 @@ def table(latest, now: float | None = None):
         "user", "host", "tags", "archived",
         (pl.col("cost_per_hour") * duration / 3600.0).alias("cost"),
         pl.col("extra").str.json_path_match("$.parent_run_id").alias("parent_run_id"),
+        pl.col("extra").str.json_path_match("$.notes").alias("notes"),
         # trials of a sweep (nbtrack.sweeps) and alert firings (nbtrack.alerts)
         pl.col("extra").str.json_path_match("$.sweep.id").alias("sweep_id"),
         pl.col("extra").str.json_path_match("$.sweep.trial").cast(pl.Int64).alias("sweep_trial"),
