@@ -17,13 +17,14 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from . import flushing
-from .errors import InvalidNameError, NoActiveRunError
+from .errors import InvalidNameError, NoActiveRunError, StoreError
 from .ids import new_run_id
 from .run import Run, _iter_tags, check_tag, claim_name, cost_rate, current_user, flatten
 from .store import index, liveness, records
-from .store.layout import Layout, find_root
+from .store.layout import Layout, discover
 
 RUN_ID_ENV = "NBTRACK_RUN_ID"
 HOME_ENV = "NBTRACK_HOME"
@@ -72,12 +73,26 @@ def open_runs() -> list[Run]:
         return list(_stack)
 
 
-def layout_for(store: str | os.PathLike | None = None) -> Layout:
-    """The store at ``store`` (default: discovered), its marker checked once per process."""
-    root = str(find_root() if store is None else os.path.abspath(store))
+def layout_for(store: str | os.PathLike | None = None, create: bool = True) -> Layout:
+    """The store at ``store`` (default: discovered), its marker checked once per process.
+
+    Writers (``create=True``) make it if it is missing; readers (``create=False``) raise
+    :class:`~nbtrack.errors.StoreError` saying where it was looked for instead.
+    """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame from tracebacks
+    if store is None:
+        path, origin = discover()
+    else:
+        path, origin = Path(os.path.abspath(store)), "the store= argument"
+    root = str(path)
     found = _layouts.get(root)
     if found is None:
-        found = _layouts[root] = Layout(root)
+        layout = Layout(root, create=False, origin=origin)
+        if not create:
+            layout.check_exists()  # never cached before it exists: a later writer makes it
+            return layout
+        layout.ensure()
+        found = _layouts[root] = layout
     return found
 
 
@@ -211,7 +226,10 @@ def _attach_from_env() -> Run | None:
     run_id = os.environ.get(RUN_ID_ENV)
     if not run_id:
         return None
-    layout = layout_for(os.environ.get(HOME_ENV))
+    try:
+        layout = layout_for(os.environ.get(HOME_ENV), create=False)
+    except StoreError:
+        return None  # the run's store is gone: nothing to attach to
     from .query import state
 
     st = state.load(layout, run_id)

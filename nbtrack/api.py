@@ -32,11 +32,12 @@ def runs(
 
     >>> nbtrack.runs("bert-ft", where="metrics.acc > 0.9", sort="metrics.acc")
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .query import runs as q
 
     return q.runs(
-        layout_for(store), experiment=experiment, where=where, tags=tags, status=status,
-        include_archived=include_archived, sort=sort, descending=descending,
+        layout_for(store, create=False), experiment=experiment, where=where, tags=tags,
+        status=status, include_archived=include_archived, sort=sort, descending=descending,
     )
 
 
@@ -49,10 +50,11 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
 
     >>> nbtrack.metrics(nbtrack.runs("bert-ft"), keys=["loss"])
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .query import metrics as mq
     from .query import runs as rq
 
-    layout = layout_for(store)
+    layout = layout_for(store, create=False)
     if runs is None:
         ids = rq.runs(layout)["run_id"].to_list()
     elif hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
@@ -68,16 +70,18 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
 def get_run(run, with_metrics: bool = True, store: str | os.PathLike | None = None) -> dict:
     """The whole run log as one JSON-able dict: run, params, metrics per step,
     metadata, tags, notes, inputs, outputs, artifacts, status history, timings."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .query import runs as q
 
-    return q.get_run(layout_for(store), run, with_metrics=with_metrics)
+    return q.get_run(layout_for(store, create=False), run, with_metrics=with_metrics)
 
 
 def experiments(include_archived: bool = False, store: str | os.PathLike | None = None):
     """One row per experiment with run counts by status."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .query import experiments as q
 
-    return q.experiments(layout_for(store), include_archived=include_archived)
+    return q.experiments(layout_for(store, create=False), include_archived=include_archived)
 
 
 def experiment(name: str, store: str | os.PathLike | None = None):
@@ -88,8 +92,10 @@ def experiment(name: str, store: str | os.PathLike | None = None):
 
 
 def store_root(store: str | os.PathLike | None = None) -> str:
-    """The folder the store lives in."""
-    return str(layout_for(store).root)
+    """The folder the store lives (or would live) in; reading this never makes it."""
+    from .store.layout import discover
+
+    return str(discover()[0] if store is None else os.path.abspath(store))  # never makes it
 
 
 def lineage(target, depth: int | None = None, direction: str = "both",
@@ -105,13 +111,14 @@ def lineage(target, depth: int | None = None, direction: str = "both",
     >>> nbtrack.lineage("model.pt").upstream()
     >>> nodes, edges = nbtrack.lineage(run).to_polars()
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .active import active_run
     from .query import lineage as q
 
     current = active_run()
     if current is not None and not current.ended:
         current.flush()  # the active run's recorded files are part of the graph
-    return q.lineage(layout_for(store), target, depth=depth, direction=direction,
+    return q.lineage(layout_for(store, create=False), target, depth=depth, direction=direction,
                      all_versions=all_versions)
 
 
@@ -124,9 +131,10 @@ def export(run, path: str | os.PathLike, store: str | os.PathLike | None = None)
 
     >>> nbtrack.export("blazing-curie-0544", "repro.ipynb")
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .repro.export import export as _export
 
-    return _export(layout_for(store), run, path)
+    return _export(layout_for(store, create=False), run, path)
 
 
 def reproduce(notebook: str | os.PathLike, tolerance: float = 1e-9, timeout: float = 600,
@@ -138,10 +146,11 @@ def reproduce(notebook: str | os.PathLike, tolerance: float = 1e-9, timeout: flo
 
     >>> report = nbtrack.reproduce("repro.ipynb", tolerance=1e-6); report.ok
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     import io
 
     from .repro.reproduce import reproduce as _reproduce
 
     stream = None if progress else io.StringIO()
-    return _reproduce(layout_for(store), notebook, tolerance=tolerance, timeout=timeout,
-                      stream=stream)
+    return _reproduce(layout_for(store, create=False), notebook, tolerance=tolerance,
+                      timeout=timeout, stream=stream)

@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     store = args.store
     try:
+        if store is not None:  # a typo'd --store is reported as such, and never made
+            from .store.layout import Layout
+
+            Layout(store, create=False, origin="--store").check_exists()
         if args.cmd == "runs":
             frame = nbtrack.runs(args.experiment, where=args.where, sort=args.sort,
                                  include_archived=args.all, store=store).head(args.limit)

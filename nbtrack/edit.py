@@ -22,7 +22,8 @@ def open_run(ref: object, store: str | os.PathLike | None = None) -> Run:
 
     >>> nbtrack.open_run("blazing-curie-0544").add_tags("baseline")
     """
-    layout = layout_for(store)
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+    layout = layout_for(store, create=False)
     run_id = runs_q.resolve(layout, ref)
     st = state.load(layout, run_id) or {}
     run = Run(layout, run_id, st.get("name") or run_id, st.get("experiment") or "", owner=False)
@@ -36,8 +37,9 @@ class Experiment:
     """A named group of runs. ``nbtrack.experiment("bert-ft").archive()``."""
 
     def __init__(self, name: str, store: str | os.PathLike | None = None):
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         self.name = check_experiment(name)
-        self.layout = layout_for(store)
+        self.layout = layout_for(store, create=False)
 
     def _write(self, **fields) -> None:
         import time

@@ -138,9 +138,10 @@ def test_track_cell_magic_statuses_and_bad_options(store, tmp_path):
     with Kernel(tmp_path, _kernel_env(store)) as k:
         k.run("%load_ext nbtrack", allow_error=False)
         bad = k.run("%track start --no-such-option")
-        assert bad.ok and "usage: %track start" in bad.stderr
-        assert "unrecognized arguments" in bad.stderr
-        assert nbtrack.runs().height == 0  # the bad line changed nothing
+        # the cell fails (Run All stops there) with IPython's one-line UsageError
+        assert bad.status == "error" and "UsageError: %track start" in bad.stderr
+        assert "unrecognized arguments" in bad.stderr and "usage: %track start" in bad.stderr
+        assert not store.exists()  # the bad line changed nothing, not even made a store
         helped = k.run("%track")
         assert "usage: %track" in helped.stdout and "start" in helped.stdout
         good = k.run("%%track cells --name one-cell\ny = 21 * 2\nimport nbtrack\nnbtrack.log(y=y)")

@@ -26,33 +26,136 @@ def run(shell, source: str):
     return result
 
 
-def test_usage_and_bad_options_change_nothing(shell, capsys):
+def usage_error(result) -> str:
+    """The message of the UsageError a cell raised (the cell must have failed with one)."""
+    from IPython.core.error import UsageError
+
+    assert type(result.error_in_exec) is UsageError, result.error_in_exec
+    return str(result.error_in_exec)
+
+
+def test_usage_and_bad_options_change_nothing(shell, capsys, store):
     run(shell, "%track")
     assert "usage: %track" in capsys.readouterr().out
     run(shell, "%track --help")
     assert "start" in capsys.readouterr().out
-    run(shell, "%track start --bogus")
-    err = capsys.readouterr().err
-    assert "usage: %track start" in err and "unrecognized arguments: --bogus" in err
-    run(shell, "%track frobnicate")
-    assert "unknown command 'frobnicate'" in capsys.readouterr().err
-    run(shell, '%track start "unterminated')
-    assert "cannot parse" in capsys.readouterr().err
+    message = usage_error(run(shell, "%track start --bogus"))
+    assert "usage: %track start" in message and "unrecognized arguments: --bogus" in message
+    assert "UsageError: %track start: unrecognized arguments" in capsys.readouterr().err
+    assert "unknown command 'frobnicate'" in usage_error(run(shell, "%track frobnicate"))
+    assert "cannot parse" in usage_error(run(shell, '%track start "unterminated'))
     assert nbtrack.active_run() is None
-    assert nbtrack.runs().height == 0
+    assert not store.exists()  # nothing was started, so no store was made
+
+
+def test_every_failure_is_a_usage_error_so_run_all_stops(shell):
+    """Printing and carrying on let "Run All" go past a broken %track line."""
+    assert "no active run" in usage_error(run(shell, "%track stop"))
+    assert "no active run" in usage_error(run(shell, "%track log loss=0.5"))
+    assert "no active run" in usage_error(run(shell, "%track note hello"))
+    assert "neither a number" in usage_error(run(shell, "%track log loss=abc"))
+    assert "invalid choice" in usage_error(run(shell, "%track stop --status weird"))
+    run(shell, "%track start exp --name ok")
+    assert "no run" in usage_error(run(shell, "%track show no-such-run")).lower()
+    assert "not defined in the notebook: nope" in usage_error(run(shell, "%track params nope"))
+    assert run(shell, "%track stop").success
+
+
+def test_typo_suggests_the_nearest_subcommand(shell):
+    assert "did you mean 'start'?" in usage_error(run(shell, "%track strat exp"))
+    assert "did you mean 'params'?" in usage_error(run(shell, "%track param lr"))
+    message = usage_error(run(shell, "%track xyzzy"))
+    assert "unknown command 'xyzzy'" in message and "did you mean" not in message
+
+
+def test_help_is_printed_once_to_stdout_and_names_the_line_magic(shell, capsys):
+    for line in ("%track start --help", "%track help start", "%track sh --help"):
+        result = run(shell, line)
+        assert result.success, line
+        out, err = capsys.readouterr()
+        assert err == "" and out.count("usage: %track ") == 1, (line, out, err)
+        assert "%%track" not in out, out
+    assert run(shell, "%track --help").success
+    out = capsys.readouterr().out
+    assert out.count("usage: %track") == 1 and "%track start --help" not in out
+    assert "`%track CMD --help`" in out and "%%track CMD" not in out
+    assert "%%track" not in out.replace("`%%track` makes one cell one run", "")
+    assert run(shell, "%%track --help\nprint('never')").success
+    out = capsys.readouterr().out
+    assert out.count("usage: %%track") == 1 and "never" not in out
+
+
+def test_comments_in_magic_lines_are_comments(shell):
+    run(shell, "lr = 1e-3")
+    run(shell, "%track start exp --name commented --tags a,b   # the first try")
+    assert run(shell, "%track params lr                 # log notebook variables as params").success
+    assert run(shell, "%track log loss=0.5 step=1  # after one epoch").success
+    assert run(shell, "%track note 'run #1 is the baseline'  # quoted: kept").success
+    run(shell, "%track stop  # done")
+    log = nbtrack.get_run("commented")
+    assert log["params"] == {"lr": 1e-3}
+    assert log["tags"] == ["a", "b"]
+    assert log["metrics"]["loss"]["steps"] == [1]
+    assert [n["text"] for n in log["notes"]] == ["run #1 is the baseline"]
+    assert log["status"] == "completed"
+
+
+def test_load_ext_puts_nbtrack_in_the_namespace(shell):
+    assert shell.user_ns["nbtrack"] is nbtrack
+    assert "nbtrack" in shell.user_ns_hidden  # like get_ipython: not listed by %who
+    result = run(shell, "%track start exp --name ns\nnbtrack.log(loss=0.25)\n%track stop")
+    assert result.success and nbtrack.get_run("ns")["metrics"]["loss"]["values"] == [0.25]
+
+
+def test_load_ext_keeps_a_users_own_nbtrack_name():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance()
+    try:
+        sh.run_cell("nbtrack = 'mine'\n%load_ext nbtrack")
+        assert sh.user_ns["nbtrack"] == "mine"
+    finally:
+        capture.uninstall(sh)
+        InteractiveShell.clear_instance()
+
+
+def test_track_sh_gets_the_rest_of_the_line_verbatim(shell, capsys):
+    run(shell, "%track start exp --name verbatim")
+    capsys.readouterr()
+    assert run(shell, "%track sh printf '%s|' \"a  b\" 'c#d' # a bash comment").success
+    assert capsys.readouterr().out.startswith("a  b|c#d|")
+    run(shell, "%track stop")
+
+
+def test_track_cell_returns_its_last_value_and_compiles_through_ipython(shell):
+    import linecache
+
+    result = run(shell, "%%track cells --name last\nq = 6 * 7\nq + 1")
+    assert result.result == 43 and nbtrack.get_run("last")["status"] == "completed"
+    result = run(shell, "%%track cells --name boom\nq = 1\nraise ValueError('boom')")
+    tb = result.error_in_exec.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    # the failing line is found by its number in the cell (line 3: the magic line is line 1)
+    assert tb.tb_lineno == 3
+    assert linecache.getline(code.co_filename, tb.tb_lineno).strip() == "raise ValueError('boom')"
+    assert "%%track cells --name boom" in linecache.getline(code.co_filename, 1)
+    syntax = run(shell, "%%track cells --name never\nq = (")
+    assert isinstance(syntax.error_in_exec, SyntaxError)
+    assert "never" not in set(nbtrack.runs()["name"])  # a cell that cannot compile starts no run
 
 
 def test_start_params_log_tag_note_stop(shell, capsys):
     run(shell, "%track start exp --name first --tags a,b --note 'hello **there**'")
     assert "started run first" in capsys.readouterr().out
     run(shell, "lr = 0.5\nbatch = 32")
-    run(shell, "%track params lr batch missing")
-    assert "not defined in the notebook: missing" in capsys.readouterr().err
+    assert "not defined in the notebook: missing" in usage_error(run(shell, "%track params lr batch missing"))
     run(shell, "%track params lr batch")
     run(shell, "val = 0.25\nstep_no = 7")
     run(shell, "%track log loss=0.5 acc=val step=step_no")
-    run(shell, "%track log loss=abc")
-    assert "neither a number nor a notebook variable" in capsys.readouterr().err
+    assert "neither a number nor a notebook variable" in usage_error(run(shell, "%track log loss=abc"))
     run(shell, "%track tag c\n%track tag a --remove")
     run(shell, "%track note second note")
     run(shell, "%track status")

@@ -74,8 +74,9 @@ def test_import_nbtrack_loads_no_heavy_library(spawn):
 
 def test_heavy_libraries_arrive_on_first_use(spawn):
     code = """
-        import json, sys
+        import json, os, sys
         import nbtrack
+        os.makedirs(os.environ["NBTRACK_HOME"])  # an empty store: reading never makes one
         nbtrack.runs()
         print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
     """

@@ -72,7 +72,8 @@ def test_metric_column_holds_the_value_at_the_highest_step():
     assert rows["r-cnn"]["params.opt"] == "sgd" and rows["r-small"]["params.opt"] is None
 
 
-def test_empty_store_gives_an_empty_frame_with_the_columns():
+def test_empty_store_gives_an_empty_frame_with_the_columns(store):
+    store.mkdir()  # an empty folder is an empty store (reading never makes one)
     frame = nbtrack.runs()
     assert frame.height == 0
     assert frame.columns[: len(DESIGN_COLUMNS)] == DESIGN_COLUMNS
@@ -229,7 +230,8 @@ def test_experiments_list_describe_tag_archive_unarchive():
     assert set(nbtrack.experiments()["experiment"]) == {"bert", "vision"}
 
 
-def test_describe_unknown_experiment_raises():
+def test_describe_unknown_experiment_raises(store):
+    store.mkdir()
     with pytest.raises(nbtrack.errors.NbtrackError, match="nope"):
         nbtrack.experiment("nope").describe()
 

@@ -93,7 +93,9 @@ def test_store_argument_overrides_discovery(tmp_path, store):
     other = tmp_path / "elsewhere"
     with nbtrack.start_run("exp", store=other) as run:
         run.log({"x": 1.0})
-    assert nbtrack.runs().height == 0
+    with pytest.raises(nbtrack.errors.StoreError, match="no nbtrack store at"):
+        nbtrack.runs()  # the discovered store was never made
+    assert not store.exists()
     assert nbtrack.runs(store=other)["run_id"].to_list() == [run.id]
     assert nbtrack.metrics(store=other).height == 1
 

@@ -22,8 +22,9 @@ from itertools import compress, repeat
 from operator import ne
 
 from .. import active, flushing
+from . import rng
 from ..ids import new_run_id
-from ..store import cell_files, liveness
+from ..store import cell_files, liveness, objects
 from ..store.layout import Layout
 
 # IPython's own bookkeeping names: never "defined by" a user cell
@@ -85,7 +86,10 @@ class CellRecorder:
         self._keys: tuple[str, ...] = ()  # user-visible names seen so far, in discovery order
         self._before = ((), ())
         self._pre_len = 0
+        self._rng_before: dict = {}  # global random generators' states before this cell
+        self._rng_blobs: dict[str, bytes] = {}  # their encoded states, written at flush
         self._flushed = 0.0
+        self._session_info: dict | None = None  # written with the first history
 
     # ------------------------------------------------------------ lifecycle
     def register(self) -> None:
@@ -97,16 +101,13 @@ class CellRecorder:
         active.on_run_start(self.watch_run)
         for run in active.open_runs():
             self.watch_run(run)
-        cell_files.write_session_info(
-            self.layout,
-            self.session_id,
-            {
-                "session_id": self.session_id,
-                "started": time.time(),
-                "notebook": notebook_path(self.shell),
-                **liveness.identity(),
-            },
-        )
+        self._session_info = {
+            "session_id": self.session_id,
+            "started": time.time(),
+            "notebook": notebook_path(self.shell),
+            **liveness.identity(),
+        }
+        self._store_ready()
         self._backfill()
         flushing.register(self)
         self._registered = True
@@ -203,6 +204,7 @@ class CellRecorder:
             return
         source = info.raw_cell or ""
         self._before = self._names()
+        self._rng_before = rng.snapshot()
         self._pre_len = len(self.shell.user_ns)
         self._current = {
             "source": source,
@@ -278,6 +280,7 @@ class CellRecorder:
             bound = deleted = None
         else:
             bound, deleted = self._changes(before)
+            bound += self._rng_changes()
         error = result.error_in_exec or result.error_before_exec
         ok = error is None
         err_type = type(error).__name__ if error is not None else None
@@ -302,6 +305,22 @@ class CellRecorder:
         if "nbtrack.capture.files" in sys.modules:  # files a traced run wrote in this cell
             sys.modules["nbtrack.capture.files"].cell_finished()
         flushing.wake()  # write this cell's records now, off the kernel's thread
+
+    def _rng_changes(self) -> list[str]:
+        """``@rng:<generator>=<sha256>`` for each global random generator the cell
+        advanced (the object named holds its state before the cell), ``@rng:<generator>``
+        when it was first imported during the cell (its earlier state is unknown)."""
+        out = []
+        for name, state in rng.changed(self._rng_before, rng.snapshot()).items():
+            if state is None:
+                out.append(f"@rng:{name}")
+                continue
+            blob = rng.encode(name, state)
+            digest = rng.digest(blob)
+            self._rng_blobs[digest] = blob
+            out.append(f"@rng:{name}={digest}")
+        self._rng_before = {}
+        return out
 
     def _record_on(self, run, current: dict, ended: float, ok: bool, err_type, err_msg,
                    bound: list, deleted: list) -> None:
@@ -338,8 +357,13 @@ class CellRecorder:
         if not (force or flushing.exiting() or now - self._flushed >= HISTORY_EVERY_S):
             return
         self._flushed = now
+        if not self._store_ready():
+            return  # kept in memory until a run makes the store
         with self._lock:
             rows, self._rows = self._rows, []
+            blobs, self._rng_blobs = self._rng_blobs, {}
+        for blob in blobs.values():  # before the rows that name them
+            objects.put_bytes(self.layout, blob)
         if rows:
             try:
                 cell_files.write_cells(self.layout, self.session_id, rows)
@@ -347,6 +371,16 @@ class CellRecorder:
                 with self._lock:
                     self._rows[:0] = rows
                 raise
+
+    def _store_ready(self) -> bool:
+        """History goes only into a store that exists: loading the extension never makes
+        one; the first run does, and the history kept so far follows it there."""
+        if self._session_info is not None:
+            if not self.layout.root.is_dir():
+                return False
+            cell_files.write_session_info(self.layout, self.session_id, self._session_info)
+            self._session_info = None
+        return True
 
     def heartbeat(self, touch: bool = True) -> None:
         pass

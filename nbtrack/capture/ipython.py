@@ -23,11 +23,11 @@ def install(shell) -> dict:
     state = getattr(shell, _ATTR, None)
     if state is not None:
         return state
-    from ..active import layout_for
+    from ..store.layout import Layout
     from .cells import CellRecorder
     from .commands import CommandRecorder
 
-    cells = CellRecorder(shell, layout_for())
+    cells = CellRecorder(shell, Layout(create=False))  # written once a run makes the store
     cells.register()
     commands = CommandRecorder(shell)
     commands.register()

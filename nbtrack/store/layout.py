@@ -61,18 +61,27 @@ PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_NAME_LENGTH = 200
 
 
-def find_root(start: str | os.PathLike | None = None) -> Path:
-    """Where the store lives: ``$NBTRACK_HOME``, else the nearest ``.nbtrack/``
-    walking up from ``start`` (as git finds ``.git``), else ``./.nbtrack``."""
+def discover(start: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Where the store lives and how that was decided: ``$NBTRACK_HOME``, else the
+    nearest ``.nbtrack/`` walking up from ``start`` (as git finds ``.git``), else
+    ``./.nbtrack``. The second value names the rule, for messages."""
     env = os.environ.get(ROOT_ENV)
     if env:
-        return Path(env).expanduser().absolute()
+        return Path(env).expanduser().absolute(), f"${ROOT_ENV}"
     here = Path(start or os.getcwd()).absolute()
     for folder in (here, *here.parents):
         candidate = folder / DEFAULT_DIRNAME
         if candidate.is_dir():
-            return candidate
-    return here / DEFAULT_DIRNAME
+            where = "in the working directory" if folder == here else f"above {here}"
+            return candidate, f"the nearest {DEFAULT_DIRNAME}/ folder, {where}"
+    return here / DEFAULT_DIRNAME, (
+        f"the default: no ${ROOT_ENV} and no {DEFAULT_DIRNAME}/ folder in {here} or above"
+    )
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The store root :func:`discover` finds."""
+    return discover(start)[0]
 
 
 def check_run_id(run_id: str) -> str:
@@ -106,38 +115,78 @@ def name_file(name: str) -> str:
 
 
 class Layout:
-    """Named paths inside one store root. Creating it makes the root if needed."""
+    """Named paths inside one store root. ``create=True`` makes the root if needed;
+    readers use ``create=False`` and :meth:`check_exists`, so reading never makes a
+    store. ``origin`` says where the root came from (``$NBTRACK_HOME``, ...)."""
 
-    def __init__(self, root: str | os.PathLike | None = None, create: bool = True):
-        self.root = Path(root).absolute() if root is not None else find_root()
+    def __init__(self, root: str | os.PathLike | None = None, create: bool = True,
+                 origin: str | None = None):
+        if root is None:
+            self.root, self.origin = discover()
+        else:
+            self.root, self.origin = Path(root).absolute(), origin or "the store given"
         if create:
             self._ensure()
 
+    def check_exists(self) -> None:
+        """Raise :class:`StoreError` saying where the store was looked for and how to
+        make one, unless the root is a folder."""
+        if self.root.is_dir():
+            self._check_marker()
+            return
+        if self.root.exists():
+            raise StoreError(f"store root {self.root} (from {self.origin}) is not a folder")
+        raise StoreError(
+            f"no nbtrack store at {self.root} (found by {self.origin}). Start a run to make"
+            " one there (nbtrack.start_run(...) or %track start), or point $NBTRACK_HOME or"
+            " --store at an existing store"
+        )
+
+    def ensure(self) -> None:
+        """Make the store if it is not there yet (idempotent)."""
+        self._ensure()
+
+    def _check_marker(self) -> bool:
+        """Whether the store's marker is there; a newer format than ours is refused."""
+        marker = self.root / MARKER_FILE
+        if not marker.exists():
+            return False
+        try:
+            info = json.loads(marker.read_text())
+            info.get("version")
+        except (OSError, ValueError, AttributeError) as exc:
+            # a damaged marker must not hide every run: say so, read the store as ours
+            from .arrow_io import warn_corrupt
+
+            warn_corrupt(marker, exc)
+            return True
+        if info.get("version", 0) > FORMAT_VERSION:
+            raise StoreError(
+                f"the store at {self.root} (from {self.origin}) has format version"
+                f" {info.get('version')}, newer than this nbtrack understands"
+                f" ({FORMAT_VERSION}); upgrade nbtrack"
+            )
+        return True
+
     def _ensure(self) -> None:
         marker = self.root / MARKER_FILE
-        if marker.exists():
-            try:
-                info = json.loads(marker.read_text())
-                info.get("version")
-            except (OSError, ValueError, AttributeError) as exc:
-                # a damaged marker must not hide every run: say so, read the store as ours
-                from .arrow_io import warn_corrupt
-
-                warn_corrupt(marker, exc)
-                return
-            if info.get("version", 0) > FORMAT_VERSION:
-                raise StoreError(
-                    f"the store at {self.root} has format version {info.get('version')}, newer than"
-                    f" this nbtrack understands ({FORMAT_VERSION}); upgrade nbtrack"
-                )
+        if self._check_marker():
             return
         if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"store root {self.root} exists and is not a folder")
-        for sub in (RUNS, INDEX, OBJECTS, NAMES, EXPERIMENTS):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            raise StoreError(
+                f"store root {self.root} (from {self.origin}) exists and is not a folder"
+            )
         from .atomic import write_json_atomic
 
-        write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION}, durable=True)
+        try:
+            for sub in (RUNS, INDEX, OBJECTS, NAMES, EXPERIMENTS):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION},
+                              durable=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot make the store at {self.root} (from {self.origin}): {exc}"
+            ) from exc
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / RUNS / check_run_id(run_id)
