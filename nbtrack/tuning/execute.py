@@ -1,0 +1,150 @@
+"""``sweep.run``: trials one after another here, or in worker processes.
+
+With ``n_jobs > 1`` (or an ``executor``) each task runs in a worker *process*:
+the worker takes its own trial from the store (``suggest``), calls ``fn``, and
+records the result, so a worker that dies leaves a ``crashed`` trial, never a
+point handed out twice. Processes, not threads: a thread pool inside a notebook
+kernel is what hangs the W&B agent after CUDA is initialised. The default pool
+starts workers with ``spawn`` (a clean interpreter, nothing inherited from a
+kernel that may hold CUDA or locks). Any ``concurrent.futures.Executor`` can be
+passed instead (a Dask ``Client.get_executor()``, a pool of your own); tasks are
+plain picklable calls, ``fn`` travels pickled (by value with cloudpickle when it is
+installed, so a function defined in a notebook works).
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+from ..errors import SweepError, SweepFinished, TrialPruned
+
+
+def execute_trial(sweep, fn, params: dict, trial, catch: tuple) -> dict:
+    """Call ``fn(params, trial)`` and end the trial from what happened."""
+    try:
+        out = fn(params, trial)
+    except TrialPruned:
+        if not trial.ended:
+            sweep.prune(trial)
+    except BaseException as exc:
+        if not trial.ended:
+            sweep.fail(trial, f"{type(exc).__name__}: {exc}")
+        if not (catch and isinstance(exc, catch)):
+            raise
+        warnings.warn(f"nbtrack: trial {trial.number} of sweep {sweep.name!r} failed: {exc!r}",
+                      RuntimeWarning, stacklevel=2)
+    else:
+        if not trial.ended:
+            try:
+                sweep.complete(trial, out if isinstance(out, dict) or out is None else out)
+            except SweepError as exc:  # fn returned nothing and logged no objective
+                sweep.fail(trial, str(exc))
+    return {"number": trial.number, "attempt": trial.attempt, "state": trial.state,
+            "params": dict(params), "run_id": trial.run.id, "run_name": trial.run.name,
+            "value": _value(sweep, trial)}
+
+
+def _value(sweep, trial):
+    for a in sweep.state().attempts:
+        if a.number == trial.number and a.attempt == trial.attempt:
+            return a.value
+    return None
+
+
+def run(sweep, fn, n_trials: int | None = None, n_jobs: int = 1, executor=None,
+        catch: tuple = ()) -> list[dict]:
+    """Run trials until ``n_trials`` have ended, the sweep is finished, or it is stopped.
+
+    ``fn(params, trial)`` trains and returns the objective's value, a dict of metrics
+    holding it, or None (then the last logged objective counts). Raising
+    ``nbtrack.errors.TrialPruned`` prunes the trial; any other exception fails it and
+    propagates, unless its type is in ``catch`` (then the sweep goes on). Returns one
+    dict per trial: number, attempt, state, params, run_id, run_name, value.
+    """
+    if not callable(fn):
+        raise TypeError(f"sweep.run takes a function fn(params, trial), got {type(fn).__name__}")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int)
+                                 or n_trials < 0):
+        raise ValueError(f"n_trials must be a non-negative integer or None, got {n_trials!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    catch = tuple(catch) if isinstance(catch, (tuple, list)) else (catch,)
+    if executor is None and n_jobs == 1:
+        return _sequential(sweep, fn, n_trials, catch)
+    return _parallel(sweep, fn, n_trials, n_jobs, executor, catch)
+
+
+def _sequential(sweep, fn, n_trials, catch) -> list[dict]:
+    results: list[dict] = []
+    while n_trials is None or len(results) < n_trials:
+        try:
+            params, trial = sweep.suggest()
+        except SweepFinished:
+            break
+        results.append(execute_trial(sweep, fn, params, trial, catch))
+    return results
+
+
+def _dumps(fn) -> bytes:
+    try:
+        import cloudpickle
+    except ImportError:
+        cloudpickle = None
+    try:
+        return cloudpickle.dumps(fn) if cloudpickle is not None else pickle.dumps(fn)
+    except Exception as exc:  # noqa: BLE001 - pickling fails in many ways
+        raise SweepError(
+            f"fn cannot be sent to worker processes ({exc}); define it in a module, or "
+            "pip install cloudpickle to send a notebook's function by value"
+        ) from None
+
+
+def trial_task(root: str, sweep_id: str, payload: bytes, catch: tuple) -> dict | None:
+    """One task in a worker: take a trial, run it, record it (None: nothing left)."""
+    from ..active import layout_for
+    from . import open_sweep
+
+    fn = pickle.loads(payload)  # noqa: S301 - our own pickle of the caller's function
+    sweep = open_sweep(layout_for(root), sweep_id)
+    try:
+        params, trial = sweep.suggest()
+    except SweepFinished:
+        return None
+    return execute_trial(sweep, fn, params, trial, catch)
+
+
+def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    payload = _dumps(fn)
+    own = executor is None
+    if own:
+        import multiprocessing
+
+        executor = ProcessPoolExecutor(max_workers=n_jobs,
+                                       mp_context=multiprocessing.get_context("spawn"))
+    root = str(sweep.layout.root)
+    results: list[dict] = []
+    in_flight: set = set()
+    finished = False
+    try:
+        while True:
+            while not finished and len(in_flight) < n_jobs and (
+                    n_trials is None or len(results) + len(in_flight) < n_trials):
+                in_flight.add(executor.submit(trial_task, root, sweep.id, payload, catch))
+            if not in_flight:
+                break
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()  # a worker's uncaught error stops the sweep here
+                if result is None:
+                    finished = True
+                else:
+                    results.append(result)
+    finally:
+        for future in in_flight:
+            future.cancel()
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return results
