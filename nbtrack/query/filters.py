@@ -22,6 +22,7 @@ Fields are the columns of ``runs()``: ``params.lr``, ``metrics.loss``,
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ _TOKEN = re.compile(
 KEYWORDS = {"and", "or", "not", "is", "contains", "in", "true", "false", "null", "none"}
 ALIASES = {"input": "inputs", "output": "outputs", "tag": "tags"}
 LIST_COLUMNS_SUBSTRING = {"inputs", "outputs", "input_sha256", "output_sha256"}
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -93,6 +95,12 @@ class _Parser:
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0  # nesting of not / ( : bounded, so no RecursionError
+
+    def deeper(self, tok: Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the filter nests deeper than {MAX_DEPTH} levels", tok)
 
     def peek(self) -> Tok:
         return self.toks[self.i]
@@ -132,13 +140,18 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "kw" and tok.text == "not":
             self.take()
-            return BoolOp("not", [self.parse_not()])
+            self.deeper(tok)
+            node = BoolOp("not", [self.parse_not()])
+            self.depth -= 1
+            return node
         if tok.kind == "punct" and tok.text == "(":
             self.take()
+            self.deeper(tok)
             node = self.parse_or()
             if self.peek().text != ")":
                 raise self.error("expected ')'")
             self.take()
+            self.depth -= 1
             return node
         return self.parse_comparison()
 
@@ -185,11 +198,11 @@ class _Parser:
             tok,
         )
 
-    def parse_value(self):
+    def parse_value(self, in_list: bool = False):
         tok = self.take()
         if tok.kind == "number":
-            number = float(tok.text)
-            return int(number) if re.fullmatch(r"[-+]?\d+", tok.text) else number
+            # integers stay exact (a float round trip overflows on 400 digits)
+            return int(tok.text) if re.fullmatch(r"[-+]?\d+", tok.text) else float(tok.text)
         if tok.kind == "string":
             body = tok.text[1:-1]
             return re.sub(r"\\(.)", r"\1", body)
@@ -200,9 +213,11 @@ class _Parser:
         if tok.kind == "word":
             return tok.text
         if tok.kind == "punct" and tok.text == "[":
+            if in_list:
+                raise self.error("a list holds single values, not lists", tok)
             items = []
-            while self.peek().text != "]":
-                items.append(self.parse_value())
+            while not (self.peek().kind == "punct" and self.peek().text == "]"):
+                items.append(self.parse_value(in_list=True))
                 if self.peek().text == ",":
                     self.take()
                 elif self.peek().text != "]":
@@ -220,6 +235,9 @@ class _Parser:
             raise FilterError(f"'{op}' cannot compare with null", self.text, value_pos)
         if op in ("in", "not in") and not isinstance(value, list):
             raise FilterError(f"'{op}' needs a list like [1, 2]", self.text, value_pos)
+        if op not in ("in", "not in") and isinstance(value, list):
+            raise FilterError(f"'{op}' compares with one value; for a list of them use 'in'",
+                              self.text, value_pos)
         return Cmp(field, field_pos, op, value, value_pos)
 
 
@@ -232,7 +250,12 @@ def parse(text: str):
 # ----------------------------------------------------------------- compile
 def compile_filter(text: str, schema: dict):
     """A polars boolean expression for ``text`` over a frame with ``schema``
-    (column name -> polars dtype)."""
+    (column name -> polars dtype).
+
+    Every comparison is checked against its column's type here, so a filter either
+    compiles to an expression that runs or raises a :class:`FilterError` that points
+    at the comparison; polars, type and recursion errors never reach the caller.
+    """
     tree = parse(text)
     return _compile(tree, schema, text)
 
@@ -265,7 +288,56 @@ def _compile(node, schema: dict, text: str):
     column = resolve_field(node.field, schema, text, node.field_pos)
     # a missing value makes a comparison false, not null, so that `not` and `or` keep
     # two-valued logic (`not x == 1` selects the runs without x, as `x != 1` does)
-    return _comparison(pl.col(column), schema[column], column, node, text).fill_null(False)
+    expr = _comparison(pl.col(column), schema[column], column, node, text).fill_null(False)
+    _check_types(expr, column, schema[column], node, text)
+    return expr
+
+
+def _check_types(expr, column: str, dtype, node: Cmp, text: str) -> None:
+    """Run the comparison over an empty frame of the column's type: polars resolves
+    types before it reads a row, so whatever it would refuse is refused now, as a
+    FilterError at the comparison instead of a polars error from the query."""
+    import polars as pl
+
+    try:
+        pl.DataFrame(schema={column: dtype}).filter(expr)
+    except BaseException as exc:  # polars panics are BaseExceptions
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FilterError(
+            f"{node.field} ({_kind(dtype)}) cannot be compared with {node.op} "
+            f"{_shown(node.value)}: {first}", text, node.field_pos,
+        ) from None
+
+
+def _kind(dtype) -> str:
+    import polars as pl
+
+    if dtype.is_numeric():
+        return "a number"
+    if dtype == pl.Boolean:
+        return "true/false"
+    if isinstance(dtype, pl.Datetime):
+        return "a time"
+    if isinstance(dtype, pl.List):
+        return "a list"
+    return "text"
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return _text(value) if not isinstance(value, str) else repr(value)
+
+
+def _text(value) -> str:
+    """A literal as the text form a column of JSON values holds it in."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
 
 
 def _comparison(col, dtype, column: str, node: Cmp, text: str):
@@ -277,12 +349,14 @@ def _comparison(col, dtype, column: str, node: Cmp, text: str):
     if isinstance(dtype, pl.List):
         return _list_comparison(col, column, node, text)
     if op in ("contains", "not contains"):
-        expr = col.cast(pl.String).str.contains(str(value), literal=True)
+        expr = col.cast(pl.String).str.contains(_text(value), literal=True)
         return expr if op == "contains" else ~expr.fill_null(False)
     if op in ("in", "not in"):
-        values = [_coerce(v, dtype, node, text) for v in value]
-        expr = col.is_in(values)
+        expr = _membership(col, dtype, node, text)
         return expr if op == "in" else ~expr.fill_null(False)
+    if op in ("<", "<=", ">", ">=") and (dtype == pl.Boolean or isinstance(value, bool)):
+        raise FilterError(f"'{op}' does not order true/false; use == or !=", text,
+                          node.value_pos if isinstance(value, bool) else node.field_pos)
     col, lit = _align(col, dtype, value, node, text)
     if op in ("==", "is"):
         return col == lit
@@ -297,7 +371,7 @@ def _list_comparison(col, column: str, node: Cmp, text: str):
     op, value = node.op, node.value
     if op in ("in", "not in", "<", "<=", ">", ">="):
         raise FilterError(f"'{op}' does not apply to the list column {column}", text, node.field_pos)
-    needle = str(value)
+    needle = _text(value)
     if op in ("contains", "not contains"):
         hit = col.list.eval(pl.element().str.contains(needle, literal=True)).list.any()
     else:
@@ -306,43 +380,88 @@ def _list_comparison(col, column: str, node: Cmp, text: str):
     return hit.fill_null(False) if positive else ~hit.fill_null(False)
 
 
-def _coerce(value, dtype, node: Cmp, text: str):
+def _number(value, node: Cmp, text: str) -> float | int:
+    """A literal compared with a number: an int that fits int64 stays exact."""
+    if isinstance(value, bool):
+        raise FilterError(f"{node.field} is a number; {_text(value)} is not", text, node.value_pos)
+    if isinstance(value, int):
+        if -(1 << 63) <= value < (1 << 63):
+            return value
+        return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FilterError(
+            f"{node.field} is numeric; {value!r} is not a number", text, node.value_pos
+        ) from None
+
+
+def _boolean(value, node: Cmp, text: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise FilterError(f"{node.field} is true/false", text, node.value_pos)
+
+
+def _time(value, node: Cmp, text: str):
+    from datetime import datetime, timezone
+
+    hint = f"{node.field} is a time; write it like \"2026-11-23\" or \"2026-11-23T10:00\""
+    if not isinstance(value, str):
+        raise FilterError(hint, text, node.value_pos)
+    try:
+        parsed = datetime.fromisoformat(value)
+        return (parsed.astimezone(timezone.utc) if parsed.tzinfo
+                else parsed.replace(tzinfo=timezone.utc))
+    except (ValueError, OverflowError):
+        raise FilterError(hint, text, node.value_pos) from None
+
+
+def _membership(col, dtype, node: Cmp, text: str):
+    """``in [...]``: each item taken as the column's type, or refused."""
     import polars as pl
 
-    if dtype.is_numeric() and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise FilterError(
-                f"{node.field} is numeric; {value!r} is not a number", text, node.value_pos
-            ) from None
-    if isinstance(dtype, pl.Datetime) and isinstance(value, str):
-        from datetime import datetime, timezone
-
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise FilterError(
-                f"{node.field} is a time; write it like \"2026-11-23\" or \"2026-11-23T10:00\"",
-                text,
-                node.value_pos,
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    return value
+    items = node.value
+    if not items:
+        return pl.lit(False)
+    if dtype.is_numeric():
+        numbers = [float(_number(v, node, text)) for v in items]
+        return col.cast(pl.Float64).is_in(pl.Series(numbers, dtype=pl.Float64).implode())
+    if dtype == pl.Boolean:
+        return col.is_in(
+            pl.Series([_boolean(v, node, text) for v in items], dtype=pl.Boolean).implode())
+    if isinstance(dtype, pl.Datetime):
+        times = pl.Series([_time(v, node, text) for v in items]).cast(dtype)
+        return col.is_in(times.implode())
+    # text (a column of mixed values holds each as its JSON text): strings and
+    # true/false match the text, numbers match numerically
+    words = [v if isinstance(v, str) else _text(v) for v in items
+             if isinstance(v, (str, bool))]
+    numbers = [float(_number(v, node, text)) for v in items
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    text_col = col.cast(pl.String)
+    expr = text_col.is_in(pl.Series(words, dtype=pl.String).implode())
+    if numbers:
+        expr = expr | text_col.cast(pl.Float64, strict=False).is_in(
+            pl.Series(numbers, dtype=pl.Float64).implode())
+    return expr
 
 
 def _align(col, dtype, value, node: Cmp, text: str):
-    """Make column and literal comparable: numbers compare as numbers even when
-    a column holds mixed types (it is then text, cast per row)."""
+    """Make column and literal comparable: numbers compare as numbers even when a column
+    holds mixed types (it is then text, cast per row); true/false match the text form."""
     import polars as pl
 
-    value = _coerce(value, dtype, node, text)
-    if dtype == pl.String and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return col.cast(pl.Float64, strict=False), float(value)
-    if dtype == pl.Boolean and not isinstance(value, bool):
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return col, value.lower() == "true"
-        raise FilterError(f"{node.field} is true/false", text, node.value_pos)
-    if dtype == pl.String:
-        return col, str(value)
-    return col, pl.lit(value)
+    if dtype.is_numeric():
+        return col, pl.lit(_number(value, node, text))
+    if dtype == pl.Boolean:
+        return col, pl.lit(_boolean(value, node, text))
+    if isinstance(dtype, pl.Datetime):
+        return col, pl.lit(_time(value, node, text)).cast(dtype)
+    text_col = col.cast(pl.String)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return text_col.cast(pl.Float64, strict=False), pl.lit(float(_number(value, node, text)))
+    return text_col, pl.lit(_text(value))
