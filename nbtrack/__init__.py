@@ -23,6 +23,7 @@ from . import errors
 from .active import (
     active_run,
     add_tags,
+    alert,
     child_env,
     end_run,
     log,
@@ -58,7 +59,9 @@ __all__ = [
     # writing
     "start_run", "active_run", "Run", "end_run", "child_env",
     "log", "log_params", "log_param", "log_metadata", "add_tags", "remove_tags", "note",
-    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh",
+    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh", "alert",
+    # sweeps and export
+    "sweep", "sweeps", "to_mlflow",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",
@@ -74,6 +77,14 @@ def __getattr__(name: str):
         from . import edit
 
         return getattr(edit, name)
+    if name in ("sweep", "sweeps"):  # nbtrack.tuning: sweeps, imported on first use
+        from . import tuning
+
+        return getattr(tuning, name)
+    if name == "to_mlflow":
+        from .interop import to_mlflow
+
+        return to_mlflow
     raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
 
 

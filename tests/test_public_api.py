@@ -14,7 +14,9 @@ EXPECTED = {
     # writing
     "start_run", "active_run", "Run", "end_run", "child_env",
     "log", "log_params", "log_param", "log_metadata", "add_tags", "remove_tags", "note",
-    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh",
+    "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh", "alert",
+    # sweeps and export
+    "sweep", "sweeps", "to_mlflow",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",
