@@ -159,9 +159,9 @@ def start_run(
     if flat_params:
         events.append({"type": "params", "t": started, "params": flat_params})
     if metadata:
-        from .run import _jsonable
+        from .values import metadata_json
 
-        events.append({"type": "metadata", "t": started, "metadata": _jsonable(metadata)})
+        events.append({"type": "metadata", "t": started, "metadata": metadata_json(metadata)})
     if notes and notes.strip():
         events.append({"type": "note", "t": started, "text": notes})
     records.write_records(layout.events_dir(run_id), events)

@@ -87,3 +87,8 @@ class SweepFinished(SweepError):
 class TrialPruned(NbtrackError):
     """Raise inside a sweep's trial function to end the trial as pruned (after
     ``trial.should_prune()``)."""
+
+
+class ValueTypeError(NbtrackError, TypeError):
+    """A param or metadata value has no JSON form (see ``nbtrack.values``); the message
+    names its key."""

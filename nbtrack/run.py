@@ -39,6 +39,7 @@ from .errors import (
 from .store import index, liveness, metric_files, objects, records
 from .store.atomic import claim_file
 from .store.layout import Layout, check_friendly_name, name_file
+from .values import as_mapping, metadata_json, to_json
 
 STATUSES = ("running", "completed", "failed", "killed", "crashed")
 MAX_KEY_LEN = 250
@@ -56,33 +57,26 @@ MERGE_AFTER_S = 60.0  # runs older than this merge their metric files as they go
 
 
 def flatten(params: Mapping, prefix: str = "") -> dict:
-    """``{"opt": {"name": "adam"}}`` -> ``{"opt.name": "adam"}``."""
+    """``{"opt": {"name": "adam"}}`` -> ``{"opt.name": "adam"}``; values become JSON by
+    :mod:`nbtrack.values` (a pydantic config is flattened by its aliases)."""
+    if not isinstance(params, Mapping):
+        params = as_mapping(params, "params")
     out: dict = {}
     for key, value in params.items():
         if not isinstance(key, str):
             key = str(key)
         full = f"{prefix}{key}"
+        if not isinstance(value, Mapping):
+            value = to_json(value, f"param {full!r}")
         if isinstance(value, Mapping) and value:
             out.update(flatten(value, full + "."))
         else:
-            out[full] = _jsonable(value)
+            out[full] = to_json(value, f"param {full!r}")
     return out
 
 
-def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    item = getattr(value, "item", None)  # numpy / torch scalars
-    if callable(item):
-        try:
-            return _jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    return repr(value)
+def _jsonable(value: object, where: str = "metadata") -> object:
+    return to_json(value, where)
 
 
 def check_key(key: object, what: str = "metric") -> str:
@@ -357,9 +351,8 @@ class Run:
 
     def log_params(self, params: Mapping) -> None:
         """Record parameters; nested dicts become dotted keys (``opt.name``)."""
-        if not isinstance(params, Mapping):
-            raise TypeError(f"log_params takes a dict, got {type(params).__name__}")
-        flat = flatten(params)
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+        flat = flatten(as_mapping(params, "log_params"))
         for key in flat:
             check_key(key, "param")
         if flat:
@@ -370,9 +363,8 @@ class Run:
 
     def log_metadata(self, metadata: Mapping) -> None:
         """Record arbitrary nested JSON; merged into what was logged before."""
-        if not isinstance(metadata, Mapping):
-            raise TypeError(f"log_metadata takes a dict, got {type(metadata).__name__}")
-        value = _jsonable(metadata)
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+        value = metadata_json(metadata)
         if value:
             self._event("metadata", metadata=value)
 
