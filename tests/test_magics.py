@@ -238,6 +238,20 @@ def test_track_sh_records_command_output_and_tracked_variables(shell, monkeypatc
 
     kept = Layout(log["store"]).object_path(artifact["sha256"]).read_text()
     assert "token is" in kept and secret not in kept
+    assert command["output_artifact"] == artifact["path"]
+
+
+def test_track_sh_outputs_are_only_the_files_the_command_made(shell, tmp_path):
+    """The kept copy of the command's output is an artifact, never an output: its
+    temporary file is deleted when the command is done."""
+    run(shell, "%track start exp --name sh-outputs")
+    run(shell, "%track sh echo hi > made.txt && echo done")
+    run(shell, "import nbtrack\nnbtrack.log_output('made.txt')")
+    run(shell, "%track stop")
+    log = nbtrack.get_run("sh-outputs")
+    assert [o["path"] for o in log["outputs"]] == ["made.txt"]
+    assert [a["path"].split("/")[-1] for a in log["artifacts"]] == ["output.txt"]
+    assert "nbtrack-sh-" not in str(log["artifacts"])  # no temporary path anywhere
 
 
 def test_export_and_lineage_magics_are_one_api_call(shell, tmp_path):

@@ -72,6 +72,16 @@ def _read_env_dump(path: Path) -> dict[str, str]:
     return out
 
 
+def _keep_output(run, path: Path, artifact: str) -> None:
+    """Keep the command's output as an artifact of the run. Not an *output* of the run:
+    the file is nbtrack's own temporary copy, gone when the command is done."""
+    from ..store import objects
+
+    digest = objects.put_file(run.layout, path)
+    run._event("artifact", path=artifact, source="%track sh output", sha256=digest.sha256,
+               size=digest.size)
+
+
 def run_tracked(command: str, run, stream=None) -> ShellResult:
     """Run ``command`` for ``run`` and record it; returns what happened."""
     from ..active import child_env
@@ -102,11 +112,12 @@ def run_tracked(command: str, run, stream=None) -> ShellResult:
         metrics, params = parse_tracked(
             {k: v for k, v in _read_env_dump(dump).items() if k.startswith(PREFIX)}
         )
+        artifact = f"commands/{int(started * 1000)}/output.txt"
         run._event(
             "command", command=redact_text(command), kind="track-sh", exit_status=status,
-            started=started, ended=time.time(), changes_env=False,
+            started=started, ended=time.time(), changes_env=False, output_artifact=artifact,
         )
-        artifact = run.log_artifact(out_path, artifact_path=f"commands/{int(started * 1000)}")
+        _keep_output(run, out_path, artifact)
     for key, series in metrics.items():
         for step, value in sorted(series.items()):
             run.log({key: value}, step=step)
