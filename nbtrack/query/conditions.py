@@ -110,15 +110,15 @@ class _Parser:
     def parse_or(self) -> _Node:
         node = self.parse_and()
         while self.at("kw", "or"):
-            pos = self.take().pos
-            node = _Node("or", pos, args=(self.boolean(node), self.boolean(self.parse_and())))
+            self.take()
+            node = _Node("or", node.pos, args=(self.boolean(node), self.boolean(self.parse_and())))
         return node
 
     def parse_and(self) -> _Node:
         node = self.parse_not()
         while self.at("kw", "and"):
-            pos = self.take().pos
-            node = _Node("and", pos, args=(self.boolean(node), self.boolean(self.parse_not())))
+            self.take()
+            node = _Node("and", node.pos, args=(self.boolean(node), self.boolean(self.parse_not())))
         return node
 
     def parse_not(self) -> _Node:
@@ -136,13 +136,13 @@ class _Parser:
         right = self.parse_sum()
         if self.at("op"):
             raise self.error("one comparison at a time: join them with 'and'")
-        return _Node("cmp", tok.pos, op, (self.number(left), self.number(right)))
+        return _Node("cmp", left.pos, op, (self.number(left), self.number(right)))
 
     def parse_sum(self) -> _Node:
         node = self.parse_product()
         while self.at("arith", "+") or self.at("arith", "-"):
             tok = self.take()
-            node = _Node("arith", tok.pos, tok.text,
+            node = _Node("arith", node.pos, tok.text,
                          (self.number(node), self.number(self.parse_product())))
         return node
 
@@ -150,7 +150,7 @@ class _Parser:
         node = self.parse_unary()
         while self.at("arith", "*") or self.at("arith", "/"):
             tok = self.take()
-            node = _Node("arith", tok.pos, tok.text,
+            node = _Node("arith", node.pos, tok.text,
                          (self.number(node), self.number(self.parse_unary())))
         return node
 
@@ -172,6 +172,7 @@ class _Parser:
             if not self.at("punct", ")"):
                 raise self.error("expected ')'")
             self.take()
+            node.pos = tok.pos  # errors about the group point at its '('
             return node
         if tok.kind in ("word", "quoted"):
             if tok.kind == "word" and self.toks[self.i + 1].text == "(":
