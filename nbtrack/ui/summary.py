@@ -33,12 +33,34 @@ def status_line(log: dict) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def _dotted(nested: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """``{"hardware": {"gpu": "A100"}}`` -> ``[("hardware.gpu", "A100")]``."""
+    rows: list[tuple[str, object]] = []
+    for key, value in nested.items():
+        if isinstance(value, dict) and value:
+            rows += _dotted(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def _size(n: object) -> str:
+    if not isinstance(n, (int, float)):
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
 def _sections(log: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     metrics = log.get("metrics") or {}
     last = {k: (v.get("values") or [None])[-1] for k, v in metrics.items()}
     env = log.get("env_summary") or {}
     git = log.get("git") or {}
     code = log.get("code") or {}
+    script = log.get("script") or {}
     return [
         ("run", [
             ("name", log.get("name")), ("id", log.get("run_id")),
@@ -50,14 +72,19 @@ def _sections(log: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         ]),
         ("params", sorted((log.get("params") or {}).items())),
         ("metrics (last)", sorted(last.items())),
+        ("metadata", sorted(_dotted(log.get("metadata") or {}))),
         ("code", [
             ("adhoc identity", code.get("adhoc_identity")), ("cells", code.get("cells")),
-            ("notebook", code.get("notebook")), ("git commit", git.get("commit")),
-            ("git dirty", git.get("dirty")),
+            ("notebook", code.get("notebook")),
+            ("script", script.get("path")), ("script sha256", (script.get("sha256") or "")[:12]),
+            ("argv", " ".join(log.get("argv") or [])), ("cwd", log.get("cwd")),
+            ("git commit", git.get("commit")), ("git dirty", git.get("dirty")),
         ]),
         ("environment", sorted(env.items())),
         ("inputs", [(i.get("path"), (i.get("sha256") or "")[:12]) for i in log.get("inputs") or []]),
         ("outputs", [(o.get("path"), (o.get("sha256") or "")[:12]) for o in log.get("outputs") or []]),
+        ("artifacts", [(a.get("path"), f"{(a.get('sha256') or '')[:12]}  {_size(a.get('size'))}".strip())
+                       for a in log.get("artifacts") or []]),
     ]
 
 
