@@ -124,6 +124,7 @@ def start_run(
     ``trace_files=True`` (or a dict of ``include``/``exclude`` glob lists) records
     the files the run's code opens, for lineage.
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     experiment = check_experiment(experiment)
     tag_list = [check_tag(t) for t in _iter_tags((tags,))] if tags else []
     reproduces = dict(_reproducing)
@@ -274,6 +275,7 @@ def _export_env() -> None:
 
 
 def require() -> Run:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     run = active_run()
     if run is None and _reproducing:
         return _Discard()  # type: ignore[return-value]
@@ -293,52 +295,64 @@ def child_env(run: Run | None = None) -> dict[str, str]:
 # ---------------------------------------------------------------- module-level twins
 def log(metrics: Mapping[str, float] | None = None, step: int | None = None, **values: float):
     """Log to the active run: ``nbtrack.log(loss=0.3)`` or ``nbtrack.log({"loss": 0.3}, step=2)``."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     if values:
         metrics = {**(metrics or {}), **values}
     require().log(metrics if metrics is not None else {}, step=step)
 
 
 def log_params(params: Mapping) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().log_params(params)
 
 
 def log_param(key: str, value: object) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().log_param(key, value)
 
 
 def log_metadata(metadata: Mapping) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().log_metadata(metadata)
 
 
 def add_tags(*tags: str) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().add_tags(*tags)
 
 
 def remove_tags(*tags: str) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().remove_tags(*tags)
 
 
 def note(text: str) -> None:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().note(text)
 
 
 def use_input(path, name: str | None = None, description: str | None = None):
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return require().use_input(path, name=name, description=description)
 
 
 def log_dataset(name: str, path, description: str = ""):
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return require().log_dataset(name, path, description)
 
 
 def log_artifact(path, artifact_path: str | None = None) -> str:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return require().log_artifact(path, artifact_path)
 
 
 def log_artifacts(folder, artifact_path: str | None = None) -> list[str]:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return require().log_artifacts(folder, artifact_path)
 
 
 def log_output(path) -> str:
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return require().log_output(path)
 
 
@@ -350,6 +364,7 @@ def alert(condition: str, message: str | None = None, callback=None):
 def sh(command: str):
     """Run a shell command as part of the active run (``%track sh``): its output is kept
     as an artifact, ``NBTRACK_TRACK_<KEY>`` variables it exports become metrics/params."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .capture.shell import run_tracked
 
     return run_tracked(command, require())
@@ -357,6 +372,7 @@ def sh(command: str):
 
 def end_run(status: str = "completed", message: str | None = None) -> None:
     """End the active run."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     require().end(status, message)
 
 

@@ -59,6 +59,7 @@ MERGE_AFTER_S = 60.0  # runs older than this merge their metric files as they go
 def flatten(params: Mapping, prefix: str = "") -> dict:
     """``{"opt": {"name": "adam"}}`` -> ``{"opt.name": "adam"}``; values become JSON by
     :mod:`nbtrack.values` (a pydantic config is flattened by its aliases)."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     if not isinstance(params, Mapping):
         params = as_mapping(params, "params")
     out: dict = {}
@@ -228,11 +229,14 @@ class Run:
                     return
         ids = self._fast
         if type(metrics) is not dict:
+            __tracebackhide__ = True  # noqa: F841 - off the fast path; IPython hides the frame
             return self._log_slow(metrics, step, t)
         for key, v in metrics.items():
             if type(v) is not float and (type(v) is not int or not -_BIG < v < _BIG) or key not in ids:
+                __tracebackhide__ = True  # noqa: F841 - off the fast path; IPython hides the frame
                 return self._log_slow(metrics, step, t)
         if step is not None and (type(step) is not int or step < 0 or step > _MAX_STEP):
+            __tracebackhide__ = True  # noqa: F841 - off the fast path; IPython hides the frame
             step = self._check_step(step)
         append = self._append
         if step is None:
@@ -258,6 +262,7 @@ class Run:
 
     def _log_slow(self, metrics, step: int | None, t: float) -> None:
         """Validate everything (raising before anything is kept), register new keys, log."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         metrics = self._normalise(metrics)
         if step is not None:
             step = self._check_step(step)
@@ -282,6 +287,7 @@ class Run:
 
     def _normalise(self, metrics: object) -> dict[str, float]:
         """Slow path of ``log``: validate every key and value before anything is stored."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         if not isinstance(metrics, Mapping):
             raise MetricTypeError(
                 f"log() takes a dict of metric name -> number, got {type(metrics).__name__}"
@@ -359,6 +365,7 @@ class Run:
             self._event("params", params=flat)
 
     def log_param(self, key: str, value: object) -> None:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         self.log_params({key: value})
 
     def log_metadata(self, metadata: Mapping) -> None:
@@ -369,17 +376,20 @@ class Run:
             self._event("metadata", metadata=value)
 
     def add_tags(self, *tags: str | Iterable[str]) -> None:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         clean = [check_tag(t) for t in _iter_tags(tags)]
         if clean:
             self._event("tags", add=clean)
 
     def remove_tags(self, *tags: str | Iterable[str]) -> None:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         clean = [check_tag(t) for t in _iter_tags(tags)]
         if clean:
             self._event("tags", remove=clean)
 
     def note(self, text: str) -> None:
         """Append a markdown note, timestamped."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         if not isinstance(text, str):
             raise TypeError(f"note takes text, got {type(text).__name__}")
         if text.strip():
@@ -387,9 +397,11 @@ class Run:
 
     def archive(self) -> None:
         """Hide the run from ``runs()`` unless ``include_archived=True``."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         self._event("archive", archived=True)
 
     def unarchive(self) -> None:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         self._event("archive", archived=False)
 
     # ------------------------------------------------------------------ files
@@ -399,6 +411,7 @@ class Run:
         Returns the artifact's path inside the run. The content is kept once per
         store, by sha256, and the file is recorded as an output of the run.
         """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         src = Path(path)
         if not src.is_file():
             raise FileNotFoundError(f"log_artifact: no file at {src}")
@@ -408,6 +421,7 @@ class Run:
 
     def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> list[str]:
         """Store every file under ``folder``, keeping its layout below ``artifact_path``."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         root = Path(folder)
         if not root.is_dir():
             raise NotADirectoryError(f"log_artifacts: no folder at {root}")
@@ -422,6 +436,7 @@ class Run:
         return [dest for _, dest in plan]
 
     def _store_file(self, src: Path, dest: str) -> None:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         digest = objects.put_file(self.layout, src)
         shown = _display_path(src)
         self._event(
@@ -431,6 +446,7 @@ class Run:
 
     def log_output(self, path: str | os.PathLike) -> str:
         """Record a file the run produced (content stored by hash); returns the path."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         src = Path(path)
         digest = objects.put_file(self.layout, src)
         self._event("output", path=_display_path(src), sha256=digest.sha256, size=digest.size)
@@ -443,6 +459,7 @@ class Run:
         The content is kept in the store too, so a reproduction can restore it
         even after the file changed.
         """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         src = Path(path)
         if not src.is_file():
             raise FileNotFoundError(f"use_input: no file at {src}")
@@ -455,6 +472,7 @@ class Run:
 
     def log_dataset(self, name: str, path: str | os.PathLike, description: str = ""):
         """Record a named dataset as an input of the run."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         check_key(name, "dataset")
         return self.use_input(path, name=name, description=description or None)
 
@@ -524,6 +542,7 @@ class Run:
 
     def end(self, status: str = "completed", message: str | None = None) -> None:
         """Finish the run: flush, record the status, compact, update the index."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         if status not in STATUSES or status == "running":
             raise ValueError(
                 f"status must be one of completed, failed, killed, crashed; got {status!r}"

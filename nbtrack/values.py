@@ -37,6 +37,7 @@ _NOTHING = object()
 def to_json(value: object, where: str = "value") -> object:
     """``value`` as JSON-able data (see the module docstring); ``where`` names it in errors,
     e.g. ``"param 'opt.lr'"``."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     if value is None or type(value) in _PLAIN:
         return value
     if isinstance(value, enum.Enum):
@@ -86,6 +87,7 @@ def as_mapping(value: object, what: str) -> Mapping:
 
 def metadata_json(value: object, what: str = "log_metadata") -> dict:
     """Metadata as a JSON dict, each error naming its key (``metadata 'hardware'``)."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     return {str(k): to_json(v, f"metadata {str(k)!r}") for k, v in as_mapping(value, what).items()}
 
 

@@ -263,3 +263,64 @@ def test_export_and_lineage_magics_are_one_api_call(shell, tmp_path):
     assert path.exists()
     graph = shell.run_line_magic("track", "lineage in.txt")
     assert "ex" in repr(graph)
+
+
+# ---------------------------------------------------------------- in a real kernel
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    from kernel import Kernel
+
+    folder = tmp_path_factory.mktemp("kernel")
+    with Kernel(folder, {"NBTRACK_HOME": str(folder / "store")}) as k:
+        k.run("%load_ext nbtrack", allow_error=False)
+        yield k
+
+
+def traceback_of(kernel, code: str) -> str:
+    import re
+
+    shown: list[str] = []
+    kernel.kc.execute_interactive(
+        code, timeout=60, output_hook=lambda m: shown.extend(m["content"].get("traceback") or []))
+    return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(shown))
+
+
+def nbtrack_frames(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"^File \S*/nbtrack/\S+, in \S+", text, re.M)
+
+
+def test_a_failing_track_cell_shows_its_own_source(kernel):
+    text = traceback_of(kernel, "%%track cells\ny = 1\nraise ValueError('boom')")
+    assert "Could not get source" not in text
+    assert "----> 3 raise ValueError('boom')" in text  # the cell's own line, numbered as in it
+    assert nbtrack_frames(text) == []
+
+
+@pytest.mark.parametrize("code", [
+    "nbtrack.log(loss=1)",  # no active run
+    "with nbtrack.start_run('e'):\n    nbtrack.log(loss='high')",
+    "with nbtrack.start_run('e') as r:\n    r.log_params({'model': object()})",
+    "nbtrack.get_run('no-such-run')",
+    "nbtrack.start_run('')",
+])
+def test_api_errors_show_the_users_frame_and_nbtracks_message(kernel, code):
+    """IPython honours __tracebackhide__: of nbtrack's frames only the one that raised shows."""
+    text = traceback_of(kernel, code)
+    assert "Cell In[" in text and text.strip().splitlines()[-1].split(":")[0].endswith("Error")
+    assert len(nbtrack_frames(text)) <= 1, text
+
+
+def test_run_all_stops_at_a_failing_track_line(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext nbtrack", "%track strat demo", "print('after')")])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError, match="did you mean 'start'"):
+        client.execute()
+    assert nb.cells[2].get("execution_count") is None and not nb.cells[2].outputs

@@ -17,6 +17,7 @@ from .filters import compile_filter, resolve_field
 
 def resolve(layout: Layout, ref: object) -> str:
     """A run id from an id, a friendly name, a Run, or a row/dict holding ``run_id``."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     if hasattr(ref, "id") and isinstance(ref.id, str):
         ref = ref.id
     elif isinstance(ref, dict) and "run_id" in ref:
@@ -62,6 +63,7 @@ def runs(
     descending: bool | None = None,
 ):
     """One row per run; see ``nbtrack.runs``."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     import polars as pl
 
     latest = summaries.frame(layout)
@@ -110,6 +112,7 @@ def _stored_json(layout: Layout, sha256: str) -> dict | None:
 
 def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
     """The whole run log as one JSON-able dict."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     run_id = resolve(layout, ref)
     st = state.load(layout, run_id)
     if st is None:
