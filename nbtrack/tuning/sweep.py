@@ -185,11 +185,14 @@ class Sweep:
         return dict(params), Trial(self, number, attempt, dict(params), run)
 
     # ------------------------------------------------------------------ results
-    def _finish(self, trial: Trial, state: str, run_status: str, value=None, metrics=None,
-                reason: str | None = None) -> None:
+    def _open_trial(self, trial: Trial) -> None:
         if not isinstance(trial, Trial) or trial.sweep.id != self.id:
             raise SweepError(f"expected a trial of sweep {self.name!r}, got {trial!r}")
         trial._check_open()
+
+    def _finish(self, trial: Trial, state: str, run_status: str, value=None, metrics=None,
+                reason: str | None = None) -> None:
+        self._open_trial(trial)
         records.write_event(
             self.layout, self.id, "result", number=trial.number, attempt=trial.attempt,
             state=state, value=value, metrics=metrics or {}, reason=reason,
@@ -203,6 +206,7 @@ class Sweep:
     def complete(self, trial: Trial, metrics: dict | float | None = None) -> None:
         """End ``trial`` with its result: ``{"val_accuracy": 0.94, ...}`` (logged on the
         run) or the objective's value; with nothing, the last value the run logged."""
+        self._open_trial(trial)
         if isinstance(metrics, dict):
             values = {k: to_number(k, v) for k, v in metrics.items()}
         elif metrics is None:
