@@ -22,10 +22,10 @@ from itertools import compress, repeat
 from operator import ne
 
 from .. import active, flushing
-from . import rng
 from ..ids import new_run_id
 from ..store import cell_files, liveness, objects
 from ..store.layout import Layout
+from . import rng
 
 # IPython's own bookkeeping names: never "defined by" a user cell
 _IGNORED = frozenset(

@@ -6,11 +6,18 @@ seen as the calls IPython really makes; the magics whose argument is code
 (``%time``, ``%%time``, ``%%capture``, ``%%track`` ...) are analysed as code.
 
 The analysis is conservative where it cannot know: a method call on a name, an
-attribute or item assignment, or passing a name to a function that is not known
-to be pure, all count as a *possible mutation* of that name; ``exec``,
+attribute or item assignment, ``x op= ...`` (``+=`` on an array changes it in
+place), or passing a name to a function that is not known to leave its
+arguments alone, all count as a *possible mutation* of that name; ``exec``,
 ``globals()``, ``from m import *``, ``%run`` and unknown magics make a cell
-*opaque*. What the kernel observed at run time (names actually bound) refines
-the definitions later, in ``slicing``.
+*opaque*, and ``globals()``, ``locals()``, ``vars()``, ``dir()`` and ``%whos`` make
+it read every name. Calls resolved through an import to a well-known library are
+read with that library's rules (``libraries``). A name the cell itself bound is
+local: calling its methods changes only the new object, unless it was bound to
+an alias of an older one (``ax = axes[0]``). Draws from and seeds of the global
+random generators are the pseudo-names ``@rng:random``, ``@rng:numpy`` and
+``@rng:torch``. What the kernel observed at run time (names actually bound, the
+generators a cell advanced) refines all this later, in ``slicing``.
 """
 
 from __future__ import annotations
@@ -19,39 +26,39 @@ import ast
 import builtins
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-BUILTINS = frozenset(dir(builtins)) | {"display", "get_ipython", "__file__"}
-PURE_FUNCS = frozenset(
-    "print len sum min max sorted list dict set tuple frozenset str int float bool repr abs "
-    "round range enumerate zip isinstance issubclass type id hash any all format reversed "
-    "divmod pow hex oct bin ord chr dir getattr hasattr callable display ascii complex bytes "
-    "map filter".split()
+from .libraries import (
+    PURE_BUILTINS,
+    PURE_METHODS,
+    VIEWS,
+    changes_arguments,
+    changes_receiver,
+    is_object,
+    rng_effect,
+    uncontrolled_source,
 )
-# method names that do not change their receiver (or the arguments) on common types
-PURE_METHODS = frozenset(
-    "get keys values items copy count index find rfind startswith endswith format join split "
-    "rsplit strip lstrip rstrip lower upper title encode decode isdigit isalpha mean sum std var "
-    "min max median mode describe head tail to_list tolist to_numpy to_dict to_pandas item "
-    "astype reshape abs isnull isna notna unique nunique value_counts groupby agg aggregate "
-    "select with_columns collect lazy filter where shape quantile cumsum diff rank corr cov "
-    "exists is_file is_dir read_text read_bytes glob rglob resolve absolute joinpath "
-    "hexdigest digest dumps loads random randint uniform normal choice integers "
-    "format_map partition rpartition splitlines zfill center ljust rjust isoformat "
-    "timestamp strftime total_seconds".split()
-)
-# modules whose functions leave the module object alone (random, numpy seed: not here)
+
+# names a fresh IPython kernel has before any cell runs
+BUILTINS = frozenset(dir(builtins)) | {
+    "display", "get_ipython", "__file__", "In", "Out", "exit", "quit", "_ih", "_oh", "_dh",
+    "_", "__", "___", "_i", "_ii", "_iii",
+}
+PURE_FUNCS = PURE_BUILTINS
+# modules known by name alone (when no import of them was recorded) to keep no state
 STATELESS_MODULES = frozenset(
     "nbtrack math cmath json time statistics re itertools functools operator string textwrap "
     "hashlib base64 pathlib datetime decimal fractions pprint".split()
 )
+READS_ALL_FUNCS = frozenset({"globals", "locals", "vars", "dir"})
+READS_ALL_MAGICS = frozenset({"who", "whos", "who_ls"})
 CODE_LINE_MAGICS = {"time"}  # run their argument in the user namespace
 USE_ONLY_LINE_MAGICS = {"timeit", "prun"}
 CODE_CELL_MAGICS = {"time", "capture", "track", "timeit", "prun"}
 HARMLESS_MAGICS = {
-    "matplotlib", "config", "autoreload", "aimport", "pinfo", "pinfo2", "who", "whos", "who_ls",
-    "history", "pwd", "lsmagic", "magic", "page", "pdoc", "psource", "pdef", "precision",
+    "matplotlib", "config", "autoreload", "aimport", "pinfo", "pinfo2", "history", "pwd", "lsmagic", "magic", "page", "pdoc", "psource", "pdef", "precision",
     "xmode", "colors", "html", "markdown", "javascript", "js", "latex", "svg", "ls", "env_list",
 }
 ENV_MAGICS = {"pip", "conda", "uv", "mamba"}
@@ -78,13 +85,21 @@ class CellFacts:
     deletes: set[str] = field(default_factory=set)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     carries: dict[str, set[str]] = field(default_factory=dict)  # name -> callables it may run
-    opaque: bool = False
+    opaque_why: list[str] = field(default_factory=list)  # what makes it opaque (exec, %run)
+    reads_all: bool = False  # globals(), vars(), dir(), %whos: every live name is read
+    origins: dict[str, str | None] = field(default_factory=dict)  # name -> library origin
+    sources: list[str] = field(default_factory=list)  # uncontrolled values it reads
     env_commands: list[str] = field(default_factory=list)
     shell_commands: list[str] = field(default_factory=list)
     paths: set[str] = field(default_factory=set)
     magics: set[str] = field(default_factory=set)
     extensions: set[str] = field(default_factory=set)
     syntax_error: bool = False
+
+    @property
+    def opaque(self) -> bool:
+        """Whether the cell may change names no analysis can see (exec, %run, import *)."""
+        return bool(self.opaque_why)
 
 
 @lru_cache(maxsize=1)
@@ -102,20 +117,22 @@ def to_python(source: str) -> str:
         return source
 
 
-def analyse(source: str) -> CellFacts:
+def analyse(source: str, known: Mapping[str, str] | None = None) -> CellFacts:
+    """What ``source`` reads, binds and may change. ``known`` maps names bound before
+    it to their origins (``{"np": "numpy"}``), so calls resolve to library rules."""
     facts = CellFacts()
-    _analyse_python(to_python(source), facts)
+    _analyse_python(to_python(source), facts, dict(known or {}))
     return facts
 
 
-def _analyse_python(code: str, facts: CellFacts) -> None:
+def _analyse_python(code: str, facts: CellFacts, known: dict[str, str]) -> None:
     try:
         tree = ast.parse(code)
     except SyntaxError:
         facts.syntax_error = True
-        facts.opaque = True
+        facts.opaque_why.append("a syntax error")
         return
-    _Module(facts).visit_body(tree.body)
+    _Module(facts, known).visit_body(tree.body)
 
 
 def _root(node: ast.AST) -> str | None:
@@ -145,26 +162,133 @@ def _target_names(target: ast.AST, out: list[str], mutated: list[str]) -> None:
             mutated.append(root)
 
 
+def _names_in(target: ast.AST) -> list[str]:
+    names: list[str] = []
+    _target_names(target, names, [])
+    return names
+
+
+def _name_node(target: ast.AST, name: str) -> ast.AST | None:
+    """The element of a tuple target that binds ``name`` (for ``a, b = x, y``)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            if isinstance(elt, ast.Name) and elt.id == name:
+                return elt
+    return None
+
+
 class _Module:
     """Walks top-level statements in order, tracking what the cell bound so far."""
 
-    def __init__(self, facts: CellFacts):
+    def __init__(self, facts: CellFacts, known: dict[str, str]):
         self.f = facts
+        self.known = known  # name -> origin, as bound so far (imports and library objects)
         self.bound: set[str] = set()
+        self.alias: dict[str, set[str]] = {}  # local name -> names whose objects it may share
 
     # -- helpers
     def use(self, name: str) -> None:
         if name not in self.bound and name not in BUILTINS:
             self.f.uses.add(name)
 
-    def define(self, name: str) -> None:
+    def define(self, name: str, origin: str | None = None, alias: set[str] | None = None) -> None:
         self.f.defs.add(name)
         self.bound.add(name)
         self.f.deletes.discard(name)
+        if origin:
+            self.known[name] = origin
+        else:
+            self.known.pop(name, None)
+        self.f.origins[name] = origin
+        if alias:
+            self.alias[name] = set(alias) - {name}
+        else:
+            self.alias.pop(name, None)
 
-    def mutate(self, name: str) -> None:
+    def mutate(self, name: str, _seen: set[str] | None = None) -> None:
+        """The object ``name`` refers to may change. A name this cell bound holds a new
+        object (nothing earlier changes), unless it may alias an older one."""
+        if name in self.bound:
+            seen = _seen if _seen is not None else set()
+            if name in seen:
+                return
+            seen.add(name)
+            for other in self.alias.get(name, ()):
+                self.mutate(other, seen)
+            return
         self.use(name)
         self.f.mutates.add(name)
+
+    def rng(self, generator: str, effect: str) -> None:
+        name = f"@rng:{generator}"
+        if effect == "seed":
+            self.define(name)
+        else:
+            self.mutate(name)
+
+    def origin(self, node: ast.AST | None) -> str | None:
+        """The library origin of an expression's value, when it comes from one."""
+        if isinstance(node, ast.Name):
+            return self.known.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.origin(node.value)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Call):
+            base = self.origin(node.func)
+            return f"{base}()" if base else None
+        if isinstance(node, ast.Subscript):
+            base = self.origin(node.value)
+            return f"{base}[]" if base else None
+        if isinstance(node, ast.BinOp):
+            return self.origin(node.left) or self.origin(node.right)
+        return None
+
+    def aliases(self, node: ast.AST | None) -> set[str]:
+        """Names whose objects the value of ``node`` may share (a view, the same object)."""
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
+            root = _root(node)
+            return {root} if root else set()
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return set().union(*(self.aliases(e) for e in node.elts)) if node.elts else set()
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and not isinstance(func.value, ast.Call):
+                base = self.origin(func.value)
+                if base is None or is_object(base):  # obj.method() may return obj or a part
+                    root = _root(func.value)
+                    return {root} if root else set()
+            if self.origin(func) in VIEWS:
+                return {r for a in node.args if (r := _root(a))}
+        return set()
+
+    def bind_targets(self, targets: list[ast.AST], value: ast.AST | None,
+                     callees: set[str] | None = None) -> None:
+        names: list[str] = []
+        mutated: list[str] = []
+        for t in targets:
+            if isinstance(t, (ast.Attribute, ast.Subscript)):
+                self.expr(t.value)
+                if isinstance(t, ast.Subscript):
+                    self.expr(t.slice)
+            _target_names(t, names, mutated)
+        for m in mutated:
+            self.mutate(m)
+        origin = self.origin(value)
+        alias = self.aliases(value)
+        elts = None
+        if (len(targets) == 1 and isinstance(targets[0], (ast.Tuple, ast.List))
+                and isinstance(value, (ast.Tuple, ast.List))
+                and len(targets[0].elts) == len(value.elts)):
+            elts = dict(zip(targets[0].elts, value.elts, strict=True))
+        for t in targets:
+            for n in _names_in(t):
+                v = elts.get(_name_node(t, n)) if elts else None
+                if v is not None:
+                    self.define(n, self.origin(v), self.aliases(v))
+                else:
+                    self.define(n, origin, alias)
+                if callees:
+                    self.f.carries[n] = set(callees)
 
     def expr(self, node: ast.AST | None) -> set[str]:
         """Record the names ``node`` reads and calls; returns the callables it may run."""
@@ -184,27 +308,19 @@ class _Module:
             value = s.value
             callees = self.expr(value)
             targets = s.targets if isinstance(s, ast.Assign) else [s.target]
-            names: list[str] = []
-            mutated: list[str] = []
-            for t in targets:
-                if isinstance(t, (ast.Attribute, ast.Subscript)):
-                    self.expr(t.value)
-                    if isinstance(t, ast.Subscript):
-                        self.expr(t.slice)
-                _target_names(t, names, mutated)
-            if value is None and isinstance(s, ast.AnnAssign):
-                names = []
-            for m in mutated:
-                self.mutate(m)
-            for n in names:
-                self.define(n)
-                if callees:
-                    self.f.carries[n] = set(callees)
+            if value is None:  # a bare annotation binds nothing
+                return
+            self.bind_targets(targets, value, callees)
         elif isinstance(s, ast.AugAssign):
             self.expr(s.value)
             if isinstance(s.target, ast.Name):
-                self.use(s.target.id)
-                self.define(s.target.id)
+                # ``y += noise`` on an array changes y's object in place (its id stays)
+                name = s.target.id
+                local = name in self.bound
+                self.mutate(name)
+                self.f.defs.add(name)
+                if not local:
+                    self.known.pop(name, None)
             else:
                 root = _root(s.target)
                 self.expr(s.target)
@@ -213,9 +329,15 @@ class _Module:
         elif isinstance(s, (ast.Import, ast.ImportFrom)):
             for alias in s.names:
                 if alias.name == "*":
-                    self.f.opaque = True
+                    self.f.opaque_why.append(f"from {s.module} import *")
                     continue
-                self.define(alias.asname or alias.name.split(".")[0])
+                if isinstance(s, ast.Import):
+                    origin = alias.name if alias.asname else alias.name.split(".")[0]
+                    self.define(alias.asname or alias.name.split(".")[0], origin)
+                elif s.level:  # relative import: not a library we know
+                    self.define(alias.asname or alias.name)
+                else:
+                    self.define(alias.asname or alias.name, f"{s.module}.{alias.name}")
         elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for dec in s.decorator_list:
                 self.expr(dec)
@@ -240,8 +362,9 @@ class _Module:
             _target_names(s.target, names, mutated)
             for m in mutated:
                 self.mutate(m)
-            for n in names:
-                self.define(n)
+            base = self.origin(s.iter)
+            for n in names:  # each item may be part of what is iterated
+                self.define(n, f"{base}[]" if base else None, self.aliases(s.iter))
             self.visit_body(s.body)
             self.visit_body(s.orelse)
         elif isinstance(s, (ast.While, ast.If)):
@@ -311,12 +434,14 @@ class _Module:
         elif method in ("system", "getoutput"):
             self.shell(args[0] if args else "")
         else:
-            self.f.opaque = True
+            self.f.opaque_why.append(f"get_ipython().{method}")
         return True
 
     def line_magic(self, name: str, line: str) -> None:
         self.f.magics.add(name)
-        if name in CODE_LINE_MAGICS:
+        if name in READS_ALL_MAGICS:
+            self.f.reads_all = True
+        elif name in CODE_LINE_MAGICS:
             _Module_inline(self, line)
         elif name in USE_ONLY_LINE_MAGICS:
             saved = set(self.f.defs), set(self.bound)
@@ -324,6 +449,8 @@ class _Module:
             self.f.defs, self.bound = saved
         elif name in ("load_ext", "reload_ext"):
             self.f.extensions.update(line.split())
+            if "nbtrack" in line.split():  # the extension puts `nbtrack` in the namespace
+                self.define("nbtrack", "nbtrack")
         elif name == "track":
             self.track_words(line)
         elif name in ENV_MAGICS:
@@ -335,7 +462,7 @@ class _Module:
         elif name in HARMLESS_MAGICS:
             pass
         else:  # %run, %store -r, %reset, unknown extensions' magics ...
-            self.f.opaque = True
+            self.f.opaque_why.append(f"%{name}")
 
     def cell_magic(self, name: str, line: str, body: str) -> None:
         self.f.magics.add(name)
@@ -345,7 +472,7 @@ class _Module:
                 self.define(target[0])
         if name in CODE_CELL_MAGICS:
             inner = CellFacts()
-            _analyse_python(to_python(body), inner)
+            _analyse_python(to_python(body), inner, dict(self.known))
             self.merge(inner)
             if name == "track":
                 self.f.magics.add("track")
@@ -358,18 +485,21 @@ class _Module:
         elif name in HARMLESS_MAGICS:
             pass
         else:
-            self.f.opaque = True
+            self.f.opaque_why.append(f"%%{name}")
 
     def merge(self, inner: CellFacts) -> None:
         for n in inner.uses:
             self.use(n)
+        for n in inner.mutates:
+            self.mutate(n)
         for n in inner.defs:
-            self.define(n)
-        self.f.mutates |= inner.mutates
+            self.define(n, inner.origins.get(n))
+        self.f.reads_all |= inner.reads_all
+        self.f.sources += inner.sources
         self.f.deletes |= inner.deletes
         self.f.functions.update(inner.functions)
         self.f.carries.update(inner.carries)
-        self.f.opaque |= inner.opaque
+        self.f.opaque_why += inner.opaque_why
         self.f.env_commands += inner.env_commands
         self.f.shell_commands += inner.shell_commands
         self.f.paths |= inner.paths
@@ -419,12 +549,12 @@ class _Module:
         if touched:
             self.f.paths |= touched
         else:
-            self.f.opaque = True
+            self.f.opaque_why.append(f"!{command.strip()[:40]}")
 
 
 def _Module_inline(module: _Module, code: str) -> None:  # noqa: N802 - reads as a verb here
     inner = CellFacts()
-    _analyse_python(code, inner)
+    _analyse_python(code, inner, dict(module.known))
     module.merge(inner)
 
 
@@ -480,25 +610,47 @@ class _ExprScan(ast.NodeVisitor):
         if self.m.magic(node):
             return
         func = node.func
-        pure = False
+        qual = self.m.origin(func)
+        args_safe = False
+        if qual is not None:
+            effect = rng_effect(qual, node)
+            if effect:
+                self.m.rng(*effect)
+            source = uncontrolled_source(qual, node)
+            if source:
+                self.m.f.sources.append(source)
         if isinstance(func, ast.Name):
             self.callees.add(func.id)
-            pure = func.id in PURE_FUNCS
-            if func.id in ("exec", "eval", "globals", "locals", "vars", "setattr", "delattr",
-                           "__import__"):
-                self.m.f.opaque = True
+            if func.id in self.m.known or self._shadowed(func.id):
+                args_safe = not changes_arguments(qual, node)
+            else:
+                args_safe = func.id in PURE_FUNCS
+                if func.id in READS_ALL_FUNCS and not node.args:
+                    self.m.f.reads_all = True
+                if func.id in ("exec", "eval", "globals", "locals", "setattr", "delattr",
+                               "__import__"):
+                    self.m.f.opaque_why.append(f"{func.id}()")
         elif isinstance(func, ast.Attribute):
             root = _root(func)
             if root:
                 self.callees.add(root)
-            inplace = any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant)
-                                                      and k.value.value is False)
-                          for k in node.keywords)
-            pure = func.attr in PURE_METHODS and not inplace
-            receiver_safe = pure or root in STATELESS_MODULES or isinstance(func.value, ast.Call)
-            if root and not receiver_safe and not self._shadowed(root):
+            base = self.m.origin(func.value)
+            if base is not None:
+                receiver_changes = changes_receiver(base, func.attr, node)
+                args_safe = not changes_arguments(qual, node)
+            else:
+                inplace = any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant)
+                                                          and k.value.value is False)
+                              for k in node.keywords)
+                receiver_changes = func.attr not in PURE_METHODS or inplace
+                args_safe = not receiver_changes
+                if root in STATELESS_MODULES and root not in self.m.bound:
+                    receiver_changes = False
+            if isinstance(func.value, ast.Call):  # a temporary receiver
+                receiver_changes = False
+            if root and receiver_changes and not self._shadowed(root):
                 self.m.mutate(root)
-        if not pure:
+        if not args_safe:
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 if isinstance(arg, ast.Starred):
                     arg = arg.value

@@ -5,8 +5,12 @@ restores the run's inputs and marks the next run as a reproduction; a
 requirements cell (commented out) with the packages the code imports and the
 ``%pip`` commands the run made; the earlier cells the run depends on
 (``slicing``), then the run's own cells exactly as they ran, re-executions
-included. ``metadata.nbtrack`` records the run's identity and the sha256 of
-every exported cell, so ``reproduce`` can tell an edited export.
+included; before a cell whose draws from a global random generator would not
+start where they started in the session, a one-line cell putting the recorded
+state back. A collapsed markdown cell says why each earlier cell is there
+(``explain``). ``metadata.nbtrack`` records the run's identity and the sha256 of
+every exported cell, so ``reproduce`` can tell an edited export, and which run
+cells compute values no fresh kernel can repeat (the wall clock, OS entropy).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from ..query import runs as runs_q
 from ..store import cell_files, metric_files, objects
 from ..store.layout import Layout
 from .analysis import to_python
-from .slicing import Slice, slice_session
+from .explain import explanation
+from .slicing import Slice, SliceCell, slice_session
 
 EXPORT_FORMAT = 1
 FINISH_SOURCE = (
@@ -135,14 +140,30 @@ def _header(log: dict, last: dict, the_slice: Slice, restored: list[dict]) -> st
     lines += ["", f"Cells: {len(the_slice.dependency_cells)} earlier cell(s) the run depends on, then "
               f"the run's {len(the_slice.run_cells)} cell(s); {len(the_slice.dropped)} cell(s) of the "
               "session were left out."]
+    restores = [c for c in the_slice.cells if c.restores]
+    if restores:
+        lines += ["", "Global random generators are put back in the state they had when "
+                  + ", ".join(c.label for c in restores) + " ran, as recorded then."]
     if the_slice.unresolved:
         lines += ["", "⚠️ Names the run reads that no recorded cell defines: "
                   + ", ".join(f"`{esc(n)}`" for n in sorted(the_slice.unresolved))]
     return "\n".join(lines)
 
 
-def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
-    """Write the reproducible notebook for run ``ref`` to ``path``; returns the path."""
+def _restore_source(cell: SliceCell) -> str:
+    names = ", ".join(sorted(cell.restores))
+    return (f"# nbtrack: {names} global random state as it was when {cell.label} ran\n"
+            f"_nbtrack_repro.restore_random({json.dumps(dict(sorted(cell.restores.items())))})")
+
+
+def export(layout: Layout, ref: object, path: str | os.PathLike, explain: bool = False,
+           keep_all: bool = False) -> Path:
+    """Write the reproducible notebook for run ``ref`` to ``path``; returns the path.
+
+    ``explain`` prints why each earlier cell was kept (the export always holds the
+    same text in a collapsed markdown cell). ``keep_all`` replays every cell that did
+    not raise instead of the slice: the naive export, for comparison.
+    """
     import nbformat
     from nbformat import v4
 
@@ -156,7 +177,7 @@ def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
         )
     inputs = [i for i in log.get("inputs") or [] if i.get("sha256") and i.get("path")]
     restorable = [i for i in inputs if objects.has_object(layout, i["sha256"])]
-    the_slice = slice_session(rows, run_id, {i["path"] for i in restorable})
+    the_slice = slice_session(rows, run_id, {i["path"] for i in restorable}, keep_all=keep_all)
     last = metric_files.last_values(layout, run_id)
 
     spec = {
@@ -171,7 +192,10 @@ def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
         "from nbtrack.repro import runtime as _nbtrack_repro\n\n"
         f"_nbtrack_repro.begin({json.dumps(spec, indent=1)})"
     )
-    cells = [v4.new_markdown_cell(_header(log, last, the_slice, restorable))]
+    why = explanation(the_slice)
+    cells = [v4.new_markdown_cell(_header(log, last, the_slice, restorable)),
+             v4.new_markdown_cell("<details><summary>Why these cells (nbtrack)</summary>\n\n"
+                                  + why + "\n\n</details>")]
     exported: list[dict] = []
 
     def add(source: str, role: str, row: dict | None = None) -> None:
@@ -187,6 +211,8 @@ def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
     add("# Requirements of the original run (uncomment to install):\n"
         + "\n".join(_requirements(log, code_sources, the_slice)), "requirements")
     for c in the_slice.cells:
+        if c.restores:
+            add(_restore_source(c), "random_state")
         source = c.row["source"]
         if not c.in_run and "track" in c.facts.magics:
             source = _detach_other_runs(source)
@@ -214,10 +240,23 @@ def export(layout: Layout, ref: object, path: str | os.PathLike) -> Path:
             "dependencies": [c.row.get("execution_count") for c in the_slice.dependency_cells],
             "dropped": [c.row.get("execution_count") for c in the_slice.dropped],
             "unresolved": sorted(the_slice.unresolved),
+            "kept": [{"execution_count": c.row.get("execution_count"),
+                      "reasons": sorted(c.reasons),
+                      "for": {n: sorted(the_slice.history[i].row.get("execution_count") or 0
+                                        for i in idx) for n, idx in sorted(c.why.items())}}
+                     for c in the_slice.dependency_cells],
+            "random_state": [{"execution_count": c.row.get("execution_count"),
+                              "restores": c.restores} for c in the_slice.cells if c.restores],
         },
+        # run cells whose values a fresh kernel cannot repeat, for reproduce's report
+        "uncontrolled": [{"sha256": c.row.get("sha256"), "execution_count": c.row.get(
+            "execution_count"), "started": c.row.get("started"), "ended": c.row.get("ended"),
+            "why": c.uncontrolled} for c in the_slice.run_cells if c.uncontrolled],
     }
     nbformat.validate(nb)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(out))
+    if explain:
+        print(why)
     return out

@@ -3,8 +3,9 @@
 ``begin`` goes to the original working directory, points at the original store,
 checks every input file against its recorded sha256 and restores the ones that
 are missing or changed from the store's content-addressed copy, and marks the
-next run as a reproduction. ``finish`` ends that run if the exported cells did
-not. Kept tiny and free of heavy imports: it runs in the reproducing kernel.
+next run as a reproduction. ``restore_random`` puts a global random generator
+back in a state recorded in the session. ``finish`` ends that run if the exported
+cells did not. Kept tiny and free of heavy imports: it runs in the reproducing kernel.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+
+_store: list[Path] = []  # the store named by begin(), where recorded states are kept
 
 
 def _restore(spec_input: dict, store: Path | None) -> str:
@@ -46,6 +49,8 @@ def begin(spec: dict) -> list[tuple[str, str]]:
         os.chdir(cwd)
         print(f"working directory: {cwd}")
     store = Path(spec["store"]) if spec.get("store") else None
+    if store is not None:
+        _store[:] = [store]
     if store is not None and store.is_dir() and not os.environ.get("NBTRACK_HOME"):
         os.environ["NBTRACK_HOME"] = str(store)
     states = []
@@ -55,6 +60,20 @@ def begin(spec: dict) -> list[tuple[str, str]]:
         print(f"input {item['path']}: {state}")
     active.mark_reproduction(spec["run_id"], export_sha256=spec.get("export_sha256"))
     return states
+
+
+def restore_random(states: dict[str, str]) -> None:
+    """Put global random generators back: ``{"numpy": sha256 of the recorded state}``."""
+    from ..capture import rng
+
+    root = _store[0] if _store else Path(os.environ.get("NBTRACK_HOME", ".nbtrack"))
+    for name, sha in states.items():
+        source = root / "objects" / "sha256" / sha[:2] / sha[2:]
+        if not source.is_file():
+            raise FileNotFoundError(
+                f"the recorded state of {name}'s random generator ({sha[:12]}) is not in the "
+                f"store at {root}; export the run again from the store that recorded it")
+        rng.restore(source.read_bytes())
 
 
 def finish() -> None:
