@@ -122,19 +122,21 @@ def lineage(target, depth: int | None = None, direction: str = "both",
                      all_versions=all_versions)
 
 
-def export(run, path: str | os.PathLike, store: str | os.PathLike | None = None):
+def export(run, path: str | os.PathLike, store: str | os.PathLike | None = None,
+           explain: bool = False):
     """Write a notebook (nbformat v4) that reproduces ``run`` in a fresh kernel.
 
     It holds the earlier cells the run depends on, the run's own cells as they
     ran, a setup cell restoring the run's inputs from the store, and the run's
-    identity in ``metadata.nbtrack``.
+    identity in ``metadata.nbtrack``. ``explain=True`` prints why each earlier cell
+    was kept (the export holds the same text in a collapsed markdown cell).
 
-    >>> nbtrack.export("blazing-curie-0544", "repro.ipynb")
+    >>> nbtrack.export("blazing-curie-0544", "repro.ipynb", explain=True)
     """
     __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .repro.export import export as _export
 
-    return _export(layout_for(store, create=False), run, path)
+    return _export(layout_for(store, create=False), run, path, explain=explain)
 
 
 def reproduce(notebook: str | os.PathLike, tolerance: float = 1e-9, timeout: float = 600,
