@@ -62,6 +62,8 @@ __all__ = [
     "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh", "alert",
     # sweeps and export
     "sweep", "sweeps", "to_mlflow",
+    # store maintenance
+    "gc", "compact",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",
@@ -85,6 +87,10 @@ def __getattr__(name: str):
         from .interop import to_mlflow
 
         return to_mlflow
+    if name in ("gc", "compact"):
+        from . import maintenance
+
+        return getattr(maintenance, name)
     raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
 
 

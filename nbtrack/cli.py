@@ -8,6 +8,7 @@
     nbtrack reproduce PATH [--tolerance T]      exit status 1 when not reproduced
     nbtrack lineage TARGET [--depth N] [--dot]
     nbtrack archive RUN | nbtrack unarchive RUN
+    nbtrack sweep ... | to-mlflow ... | gc [--dry-run] | compact   (see nbtrack.cli_ops)
 
 ``--store DIR`` (or ``$NBTRACK_HOME``) picks the store. Errors print one line
 and exit with status 2.
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("archive", "unarchive"):
         p = sub.add_parser(name, help=f"{name} a run")
         p.add_argument("run")
+    from . import cli_ops
+
+    cli_ops.add_parsers(sub)  # sweep, to-mlflow, gc, compact
     return top
 
 
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             from .store.layout import Layout
 
             Layout(store, create=False, origin="--store").check_exists()
+        from . import cli_ops
+
+        if args.cmd in cli_ops.COMMANDS:
+            return cli_ops.run(args, store)
         if args.cmd == "runs":
             frame = nbtrack.runs(args.experiment, where=args.where, sort=args.sort,
                                  include_archived=args.all, store=store).head(args.limit)
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             run = nbtrack.open_run(args.run, store=store)
             getattr(run, args.cmd)()
             print(f"{args.cmd}d {run.name} ({run.id})")
-    except (NbtrackError, FileNotFoundError, ValueError) as exc:
+    except (NbtrackError, FileNotFoundError, ValueError, ImportError) as exc:
         print(f"nbtrack {args.cmd}: {exc}", file=sys.stderr)
         return 2
     return 0
