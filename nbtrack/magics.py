@@ -74,12 +74,12 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     s = add("note", "append a markdown note to the active run")
     s.add_argument("text", nargs="+")
     add("status", "show the active run")
-    s = add("runs", "list runs")
+    s = add("runs", "the run table (a live panel; a text table where widgets can't render)")
     s.add_argument("experiment", nargs="?", default=None)
     s.add_argument("--where")
-    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--limit", type=int, default=20, help="rows of the text/HTML fallback")
     s.add_argument("--all", action="store_true", help="include archived runs")
-    s = add("show", "show one run's log")
+    s = add("show", "one run's page (a panel; its log as text where widgets can't render)")
     s.add_argument("run")
     s = add("export", "export a run to a reproducible notebook")
     s.add_argument("run")
@@ -89,7 +89,42 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     s.add_argument("--depth", type=int, default=None)
     s = add("sh", "run a shell command as part of the active run")
     s.add_argument("command", nargs=argparse.REMAINDER)
+    s = add("alert", "warn when a condition over metrics becomes true: "
+                     "%%track alert val_loss > 2.0 --message diverging")
+    s.add_argument("condition", nargs="+")
+    s.add_argument("--message")
+    _sweep_parsers(add("sweep", "hyperparameter sweeps: list, create, run, show, best, stop, "
+                                "resume, retry, give-up (%%track sweep ACTION --help)"))
     return top, p
+
+
+def _sweep_parsers(s: _Parser) -> None:
+    verbs = s.add_subparsers(dest="action", parser_class=_Parser, required=True,
+                             metavar="ACTION")
+    verbs.add_parser("list", help="every sweep, newest first")
+    c = verbs.add_parser("create", help="a new sweep (or the same one again)")
+    c.add_argument("name")
+    c.add_argument("--params", required=True, metavar="JSON",
+                   help='e.g. \'{"lr": {"min": 1e-5, "max": 1e-2, "distribution": "log_uniform"}}\'')
+    c.add_argument("--objective", required=True)
+    c.add_argument("--strategy", default="random", choices=["grid", "random", "bayesian"])
+    c.add_argument("--direction", default="maximize", choices=["maximize", "minimize"])
+    c.add_argument("--max-trials", type=int)
+    c.add_argument("--seed", type=int)
+    c.add_argument("--experiment")
+    r = verbs.add_parser("run", help="run FN(params, trial), a notebook function, per trial")
+    r.add_argument("sweep")
+    r.add_argument("fn")
+    r.add_argument("--n-trials", type=int)
+    r.add_argument("--n-jobs", type=int, default=1)
+    for name, text in (("show", "the trials table"), ("best", "the best trial so far"),
+                       ("stop", "hand out no more trials"), ("resume", "undo stop")):
+        verbs.add_parser(name, help=text).add_argument("sweep")
+    for name, text in (("retry", "run a crashed or failed trial again"),
+                       ("give-up", "mark a crashed trial abandoned")):
+        x = verbs.add_parser(name, help=text + " (default: every crashed trial)")
+        x.add_argument("sweep")
+        x.add_argument("trial", nargs="?", type=int)
 
 
 def _cell_parser() -> _Parser:
@@ -221,13 +256,11 @@ class TrackMagics:
         print(status_line(log))
 
     def do_runs(self, a):
-        frame = nbtrack.runs(a.experiment, where=a.where, include_archived=a.all)
-        return frame.head(a.limit)
+        return nbtrack.show(experiment=a.experiment, where=a.where or "", show_archived=a.all,
+                            limit=a.limit)
 
     def do_show(self, a):
-        from .ui.summary import RunSummary
-
-        return RunSummary(nbtrack.get_run(a.run))
+        return nbtrack.show(a.run)
 
     def do_export(self, a):
         export = getattr(nbtrack, "export", None)
@@ -247,6 +280,46 @@ class TrackMagics:
         if not command:
             raise UsageError("%track sh: give a command, e.g. %track sh python train.py")
         return nbtrack.sh(command)
+
+    def do_alert(self, a):
+        made = nbtrack.alert(" ".join(a.condition), message=a.message)
+        print(f"alert on {nbtrack.active_run().name}: {made.condition.text}")
+
+    def do_sweep(self, a):
+        if a.action == "list":
+            return nbtrack.sweeps()
+        if a.action == "create":
+            import json
+
+            try:
+                parameters = json.loads(a.params)
+            except ValueError as exc:
+                raise UsageError(f"%track sweep create: --params is not JSON: {exc}") from None
+            sweep = nbtrack.sweep(a.name, strategy=a.strategy, parameters=parameters,
+                                  objective=a.objective, direction=a.direction,
+                                  max_trials=a.max_trials, seed=a.seed, experiment=a.experiment)
+            print(f"sweep {sweep.name} ({sweep.id}): {sweep.strategy}, {sweep.direction} "
+                  f"{sweep.objective!r}")
+            return None
+        sweep = nbtrack.sweep(a.sweep)
+        if a.action == "run":
+            fn = self.shell.user_ns.get(a.fn)
+            if not callable(fn):
+                raise UsageError(f"%track sweep run: {a.fn!r} is not a function in the notebook")
+            sweep.run(fn, n_trials=a.n_trials, n_jobs=a.n_jobs)
+            return sweep.trials()
+        if a.action == "show":
+            return sweep.trials()
+        if a.action == "best":
+            return sweep.best
+        if a.action in ("stop", "resume"):
+            getattr(sweep, a.action)()
+            print(f"sweep {sweep.name}: {'stopped' if a.action == 'stop' else 'resumed'}")
+            return None
+        numbers = (sweep.retry if a.action == "retry" else sweep.give_up)(a.trial)
+        print(f"sweep {sweep.name}: trial(s) {numbers or 'none'} "
+              f"{'freed for a retry' if a.action == 'retry' else 'given up'}")
+        return None
 
     # ----------------------------------------------------------------- cell
     def track_cell(self, line: str, cell: str):

@@ -3,6 +3,7 @@ back through MLflow's own client."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import warnings
 
@@ -123,3 +124,20 @@ def test_sweep_trials_carry_their_sweep(tracking):
     assert {r.data.tags["nbtrack.sweep_id"] for r in exported.values()} == {sweep.id}
     assert sorted(r.data.metrics["v"] for r in exported.values()) == [0.5, 1.0]
     assert sorted(r.data.params["a"] for r in exported.values()) == ["1", "2"]
+
+
+def test_to_mlflow_from_the_shell(tracking, store):
+    from test_cli import cli
+
+    uri, client, _ = tracking
+    with nbtrack.start_run("shell-exp", name="one") as run:
+        run.log({"x": 1.0})
+    first = cli("to-mlflow", "--tracking-uri", uri, store=store)
+    assert first.returncode == 0, first.stderr
+    assert "created  one" in first.stdout and "1 run(s): 1 created" in first.stdout
+    again = json.loads(cli("to-mlflow", "one", "--tracking-uri", uri, "--json",
+                           store=store).stdout)
+    assert again[0]["action"] == "skipped"
+    assert len(_by_nbtrack_id(client, "shell-exp")) == 1
+    missing = cli("to-mlflow", "no-such-run", "--tracking-uri", uri, store=store)
+    assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
