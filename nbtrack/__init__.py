@@ -49,6 +49,7 @@ from .api import (
     metrics,
     reproduce,
     runs,
+    show,
     store_root,
 )
 from .run import Run
@@ -69,6 +70,8 @@ __all__ = [
     "store_root",
     # reproducing and lineage
     "export", "reproduce", "lineage",
+    # panels in the notebook
+    "show",
     "errors",
 ]
 

@@ -91,6 +91,29 @@ def experiment(name: str, store: str | os.PathLike | None = None):
     return Experiment(name, store)
 
 
+def show(target=None, *, experiments: bool = False, experiment=None, where: str = "",
+         search: str = "", store: str | os.PathLike | None = None, **state):
+    """A panel in the notebook (anywidget, over the kernel's comm: no server, works offline).
+
+    ``show()`` is the run table of every run (search, filter, sort, group, select);
+    ``show(experiment="bert-ft")`` or ``show(runs_frame)`` or ``show([a, b])`` limits it;
+    ``show(experiments=True)`` opens the experiments list; ``show(run)`` (an id, a name or a
+    Run) is that run's page. The table's ``.selected`` holds the selected run ids, live.
+
+    >>> table = nbtrack.show(where="params.lr < 0.01"); table.selected
+    """
+    from .store.layout import Layout, discover
+    from .ui import show as _show
+
+    if store is None:
+        root, origin = discover()
+    else:
+        root, origin = os.path.abspath(store), "the store= argument"
+    layout = Layout(root, create=False, origin=origin)  # showing never makes a store
+    return _show(layout, target, experiments=experiments, experiment=experiment, where=where,
+                 search=search, **state)
+
+
 def store_root(store: str | os.PathLike | None = None) -> str:
     """The folder the store lives (or would live) in; reading this never makes it."""
     from .store.layout import discover

@@ -5,5 +5,6 @@ set -eu
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+./scripts/build_js.sh
 .venv/bin/python -m pip install --quiet -e ".[notebook]"
 exec .venv/bin/python scripts/run_quickstart.py

@@ -1,0 +1,59 @@
+"""The panels' JavaScript as shipped in the package: ``static/loader.js`` (every widget's
+``_esm``, ~1.5 KB) and ``static/runtime.js`` (all panels, their CSS and libraries), built from
+``js/`` by esbuild (``scripts/build_js.sh``) and sent to a page once over the widget comm.
+
+A checkout without a built bundle gets an error naming the command that builds it; a wheel
+always contains it (``setup.py`` builds it when it is missing).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import NbtrackError
+
+STATIC = Path(__file__).parent / "static"
+LOADER = STATIC / "loader.js"
+RUNTIME = STATIC / "runtime.js"
+MANIFEST = STATIC / "manifest.json"
+
+
+class BundleMissingError(NbtrackError):
+    """The panels' JavaScript was not built (a source checkout before ``scripts/build_js.sh``)."""
+
+
+def _missing() -> BundleMissingError:
+    return BundleMissingError(
+        f"nbtrack's panel code is not built ({RUNTIME} is missing): run scripts/build_js.sh"
+        " in the nbtrack checkout (needs Node.js and npm), or install nbtrack from a wheel"
+    )
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    try:
+        return json.loads(MANIFEST.read_text())
+    except (OSError, ValueError):
+        raise _missing() from None
+
+
+@lru_cache(maxsize=1)
+def runtime_bytes() -> bytes:
+    """The runtime module, checked against the sha256 the loader will ask for."""
+    import hashlib
+
+    try:
+        code = RUNTIME.read_bytes()
+    except OSError:
+        raise _missing() from None
+    if hashlib.sha256(code).hexdigest() != manifest()["runtime_sha256"]:
+        raise BundleMissingError(f"{RUNTIME} does not match {MANIFEST}: rebuild with scripts/build_js.sh")
+    return code
+
+
+def loader_path() -> Path:
+    if not LOADER.is_file():
+        raise _missing()
+    return LOADER
