@@ -107,6 +107,25 @@ def test_load_ext_puts_nbtrack_in_the_namespace(shell):
     assert result.success and nbtrack.get_run("ns")["metrics"]["loss"]["values"] == [0.25]
 
 
+def test_load_ext_stays_light(spawn, store):
+    """No polars, nbformat, widgets or charts at %load_ext; nbtrack is there, no store made."""
+    import json
+
+    from support import finish
+
+    code = """
+        import json, sys
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        assert shell.run_cell("%load_ext nbtrack").success
+        heavy = ("polars", "nbformat", "nbclient", "anywidget", "altair", "optuna")
+        print(json.dumps([sorted(m for m in heavy if m in sys.modules),
+                          shell.user_ns["nbtrack"].__name__]))
+    """
+    assert json.loads(finish(spawn(code))) == [[], "nbtrack"]
+    assert not store.exists()
+
+
 def test_load_ext_keeps_a_users_own_nbtrack_name():
     from IPython.core.interactiveshell import InteractiveShell
 
