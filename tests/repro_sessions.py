@@ -298,4 +298,127 @@ SESSIONS = [
         ],
         needed={0, 1, 2},
     ),
+    # -- issue 13: one session per failure class found on real code
+    Session(
+        "inplace_augmented_assignment",
+        [
+            "%load_ext nbtrack",
+            "import numpy as np",
+            "y = np.arange(5.0)\nnoise = np.ones(5)",
+            "y += 5 * noise",
+            "cfg = {'k': 1}\nclass Box:\n    pass\nbox = Box()\nbox.v = 1.0",
+            "cfg['k'] *= 3\nbox.v += 0.5",
+            START,
+            "import nbtrack\nnbtrack.log(total=float(y.sum()), k=cfg['k'], v=box.v)",
+            STOP,
+        ],
+        needed={0, 1, 2, 3, 4, 5},
+        note="y += ... keeps y's id (no observed binding) but changes the array: a mutation",
+    ),
+    Session(
+        "hidden_numpy_random_state",
+        [
+            "%load_ext nbtrack",
+            "import numpy as np",
+            "np.random.seed(0)",
+            "warm = np.random.normal(size=3)",
+            "print(np.random.random())",
+            START,
+            "import nbtrack\nx = np.random.normal(size=4)\nnbtrack.log(x=float(x.sum()))",
+            STOP,
+        ],
+        needed={0, 1},
+        note="the cells that only advanced the generator are not needed: its state is put back",
+    ),
+    Session(
+        "kept_cell_also_draws_unseeded",
+        [
+            "%load_ext nbtrack",
+            "import numpy as np\nimport random",
+            "data = np.random.normal(size=5)",
+            "np.random.random(3)\nrandom.random()",
+            "def shuffled(a):\n    return a[np.random.permutation(len(a))]",
+            "print(shuffled(data)[:2])",
+            START,
+            "import nbtrack\nnoise = np.random.normal(size=5) + random.random()\n"
+            "nbtrack.log(v=float((shuffled(data) * noise).sum()))",
+            STOP,
+        ],
+        needed={0, 1, 2, 4},
+        note="no seed anywhere: the kept cell that draws (data) and the run each get the state "
+        "they started from back; a draw hidden in a function is seen by the kernel",
+    ),
+    Session(
+        "python_random_before_start",
+        [
+            "%load_ext nbtrack",
+            "import random",
+            "random.seed(7)",
+            "[random.random() for _ in range(3)]",
+            START,
+            "import nbtrack\nfor i in range(3):\n    nbtrack.log(r=random.randint(0, 10**6), step=i)",
+            STOP,
+        ],
+        needed={0, 1},
+    ),
+    Session(
+        "method_call_on_a_name_bound_in_the_cell",
+        [
+            "%load_ext nbtrack",
+            "class Model:\n    def fit(self, xs):\n        self.w = sum(xs) / len(xs)\n        return self",
+            "model = Model()\nmodel.fit([1.0, 2.0])",
+            "model = Model()\nmodel.fit([10.0])",
+            "import numpy as np\nbuf = np.zeros(3)\nbuf.fill(2.0)",
+            START,
+            "import nbtrack\nmodel = Model()\nmodel.fit([3.0, 5.0])\n"
+            "buf = np.zeros(2)\nbuf.fill(1.5)\nnbtrack.log(w=model.w, b=float(buf.sum()))",
+            STOP,
+        ],
+        needed={0, 1, 4},
+        note="the run binds model and buf itself: the superseded cells are not needed, and no "
+        "'names no recorded cell defines' warning appears",
+    ),
+    Session(
+        "run_cell_reads_globals",
+        [
+            "%load_ext nbtrack",
+            "a = 1.5",
+            "b = 2.5",
+            "name = 'x'",
+            START,
+            "import nbtrack\nfor k, v in list(globals().items()):\n"
+            "    if isinstance(v, float) and not k.startswith('_'):\n        nbtrack.log({k: v})",
+            STOP,
+        ],
+        needed={0, 1, 2, 3},
+        note="a 'log every float' cell reads every name",
+    ),
+    Session(
+        "run_cell_whos",
+        [
+            "%load_ext nbtrack",
+            "c = 3",
+            START,
+            "%whos",
+            "import nbtrack\nnbtrack.log(one=1)",
+            STOP,
+        ],
+        needed={0, 1},
+        note="%whos shows every live name: they are all needed",
+    ),
+    Session(
+        "pure_library_calls",
+        [
+            "%load_ext nbtrack",
+            "import numpy as np\nimport polars as pl",
+            "X = np.array([3.0, 1.0, 2.0])\ndf = pl.DataFrame({'a': [3, 1, 2]})",
+            "s = np.sort(X)\nm = np.mean(X)\nn = len(X)\nsrt = sorted(X)\nq = df.sort('a')\n"
+            "print(s, m, n, srt, q)",
+            START,
+            "import nbtrack\nnbtrack.log(x0=float(X[0]), a0=df['a'][0])",
+            STOP,
+        ],
+        needed={0, 1, 2},
+        note="np.sort, np.mean, len, sorted and polars' sort return new objects",
+    ),
 ]

@@ -75,6 +75,8 @@ class FunctionFacts:
     reads: set[str] = field(default_factory=set)  # free globals read when called
     assigns: set[str] = field(default_factory=set)  # globals rebound via `global`
     mutates: set[str] = field(default_factory=set)  # free globals possibly mutated
+    params: list[str] = field(default_factory=list)  # positional parameters, in order
+    mutated_params: set[str] | None = None  # parameters whose objects it may change (None: any)
 
 
 @dataclass
@@ -117,22 +119,26 @@ def to_python(source: str) -> str:
         return source
 
 
-def analyse(source: str, known: Mapping[str, str] | None = None) -> CellFacts:
+def analyse(source: str, known: Mapping[str, str] | None = None,
+            functions: Mapping[str, FunctionFacts] | None = None) -> CellFacts:
     """What ``source`` reads, binds and may change. ``known`` maps names bound before
-    it to their origins (``{"np": "numpy"}``), so calls resolve to library rules."""
+    it to their origins (``{"np": "numpy"}``), so calls resolve to library rules;
+    ``functions`` are the user functions defined before it, so a call changes only
+    the arguments the function may change."""
     facts = CellFacts()
-    _analyse_python(to_python(source), facts, dict(known or {}))
+    _analyse_python(to_python(source), facts, dict(known or {}), functions)
     return facts
 
 
-def _analyse_python(code: str, facts: CellFacts, known: dict[str, str]) -> None:
+def _analyse_python(code: str, facts: CellFacts, known: dict[str, str],
+                    functions: Mapping[str, FunctionFacts] | None = None) -> None:
     try:
         tree = ast.parse(code)
     except SyntaxError:
         facts.syntax_error = True
         facts.opaque_why.append("a syntax error")
         return
-    _Module(facts, known).visit_body(tree.body)
+    _Module(facts, known, functions).visit_body(tree.body)
 
 
 def _root(node: ast.AST) -> str | None:
@@ -180,9 +186,11 @@ def _name_node(target: ast.AST, name: str) -> ast.AST | None:
 class _Module:
     """Walks top-level statements in order, tracking what the cell bound so far."""
 
-    def __init__(self, facts: CellFacts, known: dict[str, str]):
+    def __init__(self, facts: CellFacts, known: dict[str, str],
+                 functions: Mapping[str, FunctionFacts] | None = None):
         self.f = facts
         self.known = known  # name -> origin, as bound so far (imports and library objects)
+        self.functions = dict(functions or {})  # user functions defined before, by name
         self.bound: set[str] = set()
         self.alias: dict[str, set[str]] = {}  # local name -> names whose objects it may share
 
@@ -192,6 +200,7 @@ class _Module:
             self.f.uses.add(name)
 
     def define(self, name: str, origin: str | None = None, alias: set[str] | None = None) -> None:
+        self.functions.pop(name, None)
         self.f.defs.add(name)
         self.bound.add(name)
         self.f.deletes.discard(name)
@@ -347,9 +356,11 @@ class _Module:
             else:
                 for default in [*s.args.defaults, *s.args.kw_defaults]:
                     self.expr(default)
-            summary = function_facts(s)
+            summary = function_facts(s, self.known)
             self.f.functions[s.name] = summary
             self.define(s.name)
+            if not isinstance(s, ast.ClassDef) and not s.decorator_list:
+                self.functions[s.name] = summary
             self.f.carries[s.name] = {s.name}
             # a class body runs now: what it reads at definition time is a use
             if isinstance(s, ast.ClassDef):
@@ -621,7 +632,11 @@ class _ExprScan(ast.NodeVisitor):
                 self.m.f.sources.append(source)
         if isinstance(func, ast.Name):
             self.callees.add(func.id)
-            if func.id in self.m.known or self._shadowed(func.id):
+            user = self.m.functions.get(func.id) if not self._shadowed(func.id) else None
+            if user is not None and user.mutated_params is not None:
+                args_safe = True
+                self._user_call(node, user)
+            elif func.id in self.m.known or self._shadowed(func.id):
                 args_safe = not changes_arguments(qual, node)
             else:
                 args_safe = func.id in PURE_FUNCS
@@ -658,6 +673,22 @@ class _ExprScan(ast.NodeVisitor):
                 if root and not self._shadowed(root):
                     self.m.mutate(root)
         self.generic_visit(node)
+
+    def _user_call(self, node: ast.Call, fn: FunctionFacts) -> None:
+        """A call of a user function: only the arguments it may change are mutated."""
+        changed = fn.mutated_params or set()
+        pairs = []
+        for i, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred) or i >= len(fn.params):
+                pairs.append((arg.value if isinstance(arg, ast.Starred) else arg, True))
+            else:
+                pairs.append((arg, fn.params[i] in changed))
+        for k in node.keywords:
+            pairs.append((k.value, k.arg is None or k.arg in changed or k.arg not in fn.params))
+        for arg, mutated in pairs:
+            root = _root(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
+            if mutated and root and not self._shadowed(root):
+                self.m.mutate(root)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for name in _free_names(node, _params(node.args)):
@@ -707,9 +738,21 @@ def _free_names(node: ast.AST, bound: set[str]) -> set[str]:
     return {n for n in loads - local if n not in BUILTINS}
 
 
-def function_facts(node) -> FunctionFacts:
-    """What a function (or a class's methods) touches in the global namespace when run."""
+def function_facts(node, known: Mapping[str, str] | None = None) -> FunctionFacts:
+    """What a function (or a class's methods) touches in the global namespace when run,
+    and which of a function's parameters it may change (walked like a cell, with the
+    libraries ``known`` when it was defined)."""
     facts = FunctionFacts()
+    if not isinstance(node, ast.ClassDef):
+        args = node.args
+        facts.params = [a.arg for a in [*args.posonlyargs, *args.args]]
+        inner = CellFacts()
+        body = _Module(inner, {k: v for k, v in (known or {}).items()
+                               if k not in _params(args)})
+        body.functions = {}
+        body.visit_body(node.body)
+        if not inner.opaque:
+            facts.mutated_params = inner.mutates & _params(args)
     declared: set[str] = set()
     for n in ast.walk(node):
         if isinstance(n, ast.Global):

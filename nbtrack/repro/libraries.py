@@ -46,13 +46,15 @@ TRUSTED = frozenset(
     "datetime decimal fractions pprint time collections random nbtrack".split()
 )
 # of those, the ones whose objects are values (arrays, frames): a method changes its
-# receiver only when it is an in-place method (or is passed inplace=True)
-DATA = frozenset({"numpy", "pandas", "polars", "pyarrow"})
-INPLACE_METHODS = frozenset(
-    "sort fill resize put itemset setflags partition byteswap insert pop update append extend "
-    "clear remove setdefault popitem add discard drop_in_place insert_column replace_column "
-    "extend_column vstack_in_place set_index_inplace".split()
-)
+# receiver only when it is one of that library's in-place methods (or gets inplace=True)
+INPLACE_METHODS = {
+    "numpy": frozenset("sort fill resize put itemset setflags partition byteswap".split()),
+    "pandas": frozenset("insert pop update drop_duplicates_inplace".split()),
+    "polars": frozenset("insert_column replace_column extend vstack_in_place drop_in_place "
+                        "set_sorted_in_place".split()),
+    "pyarrow": frozenset(),
+}
+DATA = frozenset(INPLACE_METHODS)
 # methods of objects made by the trusted libraries that only read their receiver
 READ_METHODS = frozenset(
     "predict predict_proba predict_log_proba decision_function score score_samples transform "
@@ -83,6 +85,8 @@ VIEWS = frozenset(
     "numpy.diagonal numpy.real numpy.imag pandas.DataFrame pandas.Series".split()
 )
 
+# what a library object's list-like attribute (``bunch.feature_names``) may be handed
+_LIST_INPLACE = frozenset("append extend clear remove setdefault popitem add discard".split())
 _NUMPY_MAKERS = frozenset(
     "default_rng RandomState Generator SeedSequence BitGenerator MT19937 PCG64 PCG64DXSM "
     "Philox SFC64".split()
@@ -198,5 +202,5 @@ def changes_receiver(origin: str, method: str, call: ast.Call) -> bool:
     if not is_object(origin):  # a module's function
         return f"{origin}.{method}" in MODULE_STATE
     if lib in DATA and not origin.startswith("numpy.random."):  # generators are not values
-        return method in INPLACE_METHODS
+        return method in INPLACE_METHODS[lib] or method in _LIST_INPLACE
     return method not in READ_METHODS

@@ -119,8 +119,9 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
     """
     cells: list[SliceCell] = []
     known: dict[str, str] = {}  # name -> library origin, as bound by the cells so far
+    functions: dict = {}  # name -> FunctionFacts of the user functions defined so far
     for i, row in enumerate(rows):
-        facts = analyse(row.get("source") or "", known)
+        facts = analyse(row.get("source") or "", known, functions)
         cell = SliceCell(i, row, facts, run_id in (row.get("run_ids") or ()))
         cell.observed = _observed(row)
         cell.rng = _rng_changes(row, facts)
@@ -132,6 +133,10 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
                     known[name] = origin
                 else:
                     known.pop(name, None)
+                if name in facts.functions:
+                    functions[name] = facts.functions[name]
+                else:
+                    functions.pop(name, None)
     run_positions = [c.index for c in cells if c.in_run]
     if not run_positions:
         return Slice([], [], set())
