@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import SweepError
 from ..store import liveness, records
 from ..store.atomic import claim_file, dumps, write_json_atomic
-from ..store.layout import RUN_ID_RE, Layout, visible_files
+from ..store.layout import RUN_ID_RE, Layout
 
 SWEEPS = "sweeps"
 DEFINITION = "sweep.json"
@@ -148,6 +148,3 @@ def claims(layout: Layout, sweep_id: str) -> dict[tuple[int, int], dict]:
         out[(int(number), int(attempt))] = taker if isinstance(taker, dict) else {}
     return out
 
-
-def visible(layout: Layout, sweep_id: str) -> list[Path]:
-    return visible_files(sweep_dir(layout, sweep_id) / "events", ".json")
