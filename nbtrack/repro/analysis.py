@@ -52,6 +52,7 @@ STATELESS_MODULES = frozenset(
     "nbtrack math cmath json time statistics re itertools functools operator string textwrap "
     "hashlib base64 pathlib datetime decimal fractions pprint".split()
 )
+CONTAINER_METHODS = frozenset("append extend insert add update setdefault remove discard".split())
 READS_ALL_FUNCS = frozenset({"globals", "locals", "vars", "dir"})
 READS_ALL_MAGICS = frozenset({"who", "whos", "who_ls"})
 CODE_LINE_MAGICS = {"time"}  # run their argument in the user namespace
@@ -644,7 +645,7 @@ class _ExprScan(ast.NodeVisitor):
                     self.m.f.reads_all = True
                 if func.id in ("exec", "eval", "globals", "locals", "setattr", "delattr",
                                "__import__"):
-                    self.m.f.opaque_why.append(f"{func.id}()")
+                    self.m.f.opaque_why.append(func.id)
         elif isinstance(func, ast.Attribute):
             root = _root(func)
             if root:
@@ -658,7 +659,8 @@ class _ExprScan(ast.NodeVisitor):
                                                           and k.value.value is False)
                               for k in node.keywords)
                 receiver_changes = func.attr not in PURE_METHODS or inplace
-                args_safe = not receiver_changes
+                # list/set/dict methods store their arguments, they do not change them
+                args_safe = not receiver_changes or func.attr in CONTAINER_METHODS
                 if root in STATELESS_MODULES and root not in self.m.bound:
                     receiver_changes = False
             if isinstance(func.value, ast.Call):  # a temporary receiver

@@ -46,9 +46,13 @@ def kept_reason(the_slice: Slice, cell: SliceCell) -> str:
         by_use.setdefault((verb, _readers(the_slice, readers)), []).append(what)
     for (verb, readers), things in by_use.items():
         parts.append(f"{verb} {', '.join(things)} used by {readers}")
-    if any(r.startswith("opaque") for r in cell.reasons):
-        parts.append(f"opaque ({', '.join(dict.fromkeys(cell.facts.opaque_why))}): its effects "
-                     "cannot be known, so it stays while anything is still needed")
+    if cell.facts.opaque:
+        what = ", ".join(dict.fromkeys(cell.facts.opaque_why))
+        if parts:
+            parts.append(f"also opaque ({what})")
+        else:
+            parts.append(f"opaque ({what}): its effects cannot be known, so it stays while "
+                         "anything is still needed")
     if "replayed (every cell kept)" in cell.reasons:
         parts.append("replayed (every cell that did not raise is kept)")
     return "; ".join(parts) or "kept"

@@ -163,15 +163,15 @@ def uncontrolled_source(qual: str, call: ast.Call) -> str | None:
     """A description when the call returns something a fresh kernel cannot repeat: the
     wall clock, OS entropy, or a generator made without a seed."""
     if qual in _CLOCK:
-        return f"the wall clock ({qual}())"
+        return f"reads the wall clock ({qual}())"
     if qual in _ENTROPY or qual.startswith("secrets."):
-        return f"OS entropy ({qual}())"
+        return f"reads OS entropy ({qual}())"
     unseeded = {"numpy.random.default_rng", "numpy.random.RandomState", "numpy.random.seed",
                 "numpy.random.SeedSequence", "random.Random", "random.seed"}
     if qual in unseeded and _no_seed(call):
-        return f"a generator seeded from OS entropy ({qual}() with no seed)"
+        return f"uses a generator seeded from OS entropy ({qual}() with no seed)"
     if qual in ("torch.seed", "torch.random.seed"):
-        return f"a generator seeded from OS entropy ({qual}())"
+        return f"uses a generator seeded from OS entropy ({qual}())"
     return None
 
 

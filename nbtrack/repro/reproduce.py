@@ -189,7 +189,8 @@ class _Uncontrolled:
         when = _iso_seconds(logged_at)
         if when is not None:
             for started, ended, sha in self.spans:
-                if started <= when <= (ended or when) + 1e-3 and sha in self.flagged:
+                # metric times are kept to the millisecond: allow that much either side
+                if started - 2e-3 <= when <= (ended or when) + 2e-3 and sha in self.flagged:
                     f = self.flagged[sha]
                     return f"logged by In [{f.get('execution_count')}], which {f['why'][0]}"
         return None
