@@ -86,6 +86,7 @@ class CellFacts:
     uses: set[str] = field(default_factory=set)
     mutates: set[str] = field(default_factory=set)
     deletes: set[str] = field(default_factory=set)
+    certain_defs: set[str] = field(default_factory=set)  # bound by every complete run of it
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     carries: dict[str, set[str]] = field(default_factory=dict)  # name -> callables it may run
     opaque_why: list[str] = field(default_factory=list)  # what makes it opaque (exec, %run)
@@ -194,6 +195,7 @@ class _Module:
         self.functions = dict(functions or {})  # user functions defined before, by name
         self.bound: set[str] = set()
         self.alias: dict[str, set[str]] = {}  # local name -> names whose objects it may share
+        self.depth = 0  # > 0 inside a branch, loop, try or with body
 
     # -- helpers
     def use(self, name: str) -> None:
@@ -203,6 +205,8 @@ class _Module:
     def define(self, name: str, origin: str | None = None, alias: set[str] | None = None) -> None:
         self.functions.pop(name, None)
         self.f.defs.add(name)
+        if self.depth == 0:
+            self.f.certain_defs.add(name)
         self.bound.add(name)
         self.f.deletes.discard(name)
         if origin:
@@ -312,6 +316,14 @@ class _Module:
         for stmt in body:
             self.stmt(stmt)
 
+    def nested(self, body: list[ast.stmt]) -> None:
+        """A body that may run zero times or stop early: its bindings are not certain."""
+        self.depth += 1
+        try:
+            self.visit_body(body)
+        finally:
+            self.depth -= 1
+
     # -- statements
     def stmt(self, s: ast.stmt) -> None:
         if isinstance(s, (ast.Assign, ast.AnnAssign)):
@@ -375,14 +387,16 @@ class _Module:
             for m in mutated:
                 self.mutate(m)
             base = self.origin(s.iter)
+            self.depth += 1  # an empty loop binds nothing
             for n in names:  # each item may be part of what is iterated
                 self.define(n, f"{base}[]" if base else None, self.aliases(s.iter))
-            self.visit_body(s.body)
-            self.visit_body(s.orelse)
+            self.depth -= 1
+            self.nested(s.body)
+            self.nested(s.orelse)
         elif isinstance(s, (ast.While, ast.If)):
             self.expr(s.test)
-            self.visit_body(s.body)
-            self.visit_body(s.orelse)
+            self.nested(s.body)
+            self.nested(s.orelse)
         elif isinstance(s, (ast.With, ast.AsyncWith)):
             for item in s.items:
                 self.expr(item.context_expr)
@@ -391,16 +405,16 @@ class _Module:
                     _target_names(item.optional_vars, names, mutated)
                     for n in names:
                         self.define(n)
-            self.visit_body(s.body)
+            self.nested(s.body)
         elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
-            self.visit_body(s.body)
+            self.nested(s.body)
             for h in s.handlers:
                 self.expr(h.type)
                 if h.name:
                     self.bound.add(h.name)
-                self.visit_body(h.body)
-            self.visit_body(s.orelse)
-            self.visit_body(s.finalbody)
+                self.nested(h.body)
+            self.nested(s.orelse)
+            self.nested(s.finalbody)
         elif isinstance(s, ast.Delete):
             for t in s.targets:
                 if isinstance(t, ast.Name):
@@ -426,7 +440,7 @@ class _Module:
                 for n in ast.walk(case.pattern):
                     if isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
                         self.define(n.name)
-                self.visit_body(case.body)
+                self.nested(case.body)
         else:
             for child in ast.iter_child_nodes(s):
                 if isinstance(child, ast.expr):

@@ -230,7 +230,10 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
             dropped.append(c)
             continue
         kept.append(c)
-        strong = _defs(c.row, c.facts) - c.facts.uses
+        # what it rebinds for sure when it runs again in the export: observed, and the
+        # names its top-level statements bind (observation misses a rebinding to the same
+        # object, ``n = 50`` after ``n = 50``)
+        strong = (_defs(c.row, c.facts) | _strip_rng(c.facts.certain_defs)) - c.facts.uses
         strong |= {n for n in c.facts.defs if n.startswith(RNG) and n not in c.facts.uses}
         for name in strong | _deletes(c.row, c.facts):
             live.pop(name, None)
@@ -240,7 +243,8 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
     dropped.reverse()
     unresolved = {n for n in live if not n.startswith(("@", "file:"))}
     result = Slice(kept, dropped, unresolved, cells)
-    _plan_restores(result)
+    if not keep_all:  # the naive replay restores nothing: it replays
+        _plan_restores(result)
     _mark_uncontrolled(result)
     return result
 
