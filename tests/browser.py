@@ -41,7 +41,7 @@ def _get(url: str, timeout: float = 5.0):
 class JupyterServer:
     """``jupyter lab`` on 127.0.0.1 with its own config, data, runtime and workspace folders."""
 
-    def __init__(self, root: Path, scratch: Path, env: dict | None = None):
+    def __init__(self, root: Path, scratch: Path, env: dict | None = None, settings: dict | None = None):
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,6 +49,12 @@ class JupyterServer:
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         self.runtime = dirs["runtime"]
+        user_settings = scratch / "settings"
+        quiet = {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}
+        for plugin, values in {**quiet, **(settings or {})}.items():
+            target = user_settings / f"{plugin}.jupyterlab-settings"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(values))
         full_env = dict(os.environ, JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
                         JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), **(env or {}))
         full_env.pop("PYTEST_CURRENT_TEST", None)
@@ -58,7 +64,7 @@ class JupyterServer:
             [str(jupyter), "lab", "--allow-root", "--no-browser", "--ip", "127.0.0.1", f"--port={self.port}",
              "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
              f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={dirs['workspaces']}",
-             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+             "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={user_settings}",
              "--ServerApp.open_browser=False", "--LabServerApp.announcements_url=",
              "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             cwd=root, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -161,7 +167,8 @@ class Page:
     def open(self, relpath: str, app: str = "lab", timeout: float = 120) -> None:
         """Open a notebook and wait until its kernel is idle (polling the sessions API, as the
         toolbar's indicator can read idle before the kernel exists)."""
-        url = f"{self.server.url}/lab/tree/{relpath}" if app == "lab" else f"{self.server.url}/notebooks/{relpath}"
+        # ?reset: a fresh workspace, so notebooks of earlier tests don't reopen as hidden tabs
+        url = f"{self.server.url}/lab/tree/{relpath}?reset" if app == "lab" else f"{self.server.url}/notebooks/{relpath}"
         self.page.goto(url)
         deadline = time.monotonic() + timeout
         while True:

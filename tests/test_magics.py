@@ -228,15 +228,20 @@ def test_runs_and_show_display_escaped(shell):
     run(shell, "%track start '<b>bold</b>' --name shown --tags '<script>x</script>'")
     run(shell, "%track note '<img src=x onerror=alert(1)>'")
     run(shell, "%track stop")
-    frame = shell.run_line_magic("track", "runs")
-    assert frame.height == 1 and frame["experiment"][0] == "<b>bold</b>"
-    summary = shell.run_line_magic("track", "show shown")
-    page = summary._repr_html_()
-    assert "<script>" not in page and "<img" not in page and "<b>bold" not in page
-    assert "&lt;script&gt;" in page and "&lt;img src=x" in page
-    assert "<b>bold</b>" in repr(summary)
-    run(shell, "%track start exp --name '<b>x</b>'")
-    assert nbtrack.active_run() is None  # run names are plain words: refused, nothing started
+    table = shell.run_line_magic("track", "runs")  # the run table panel; text where no widgets
+    assert table.runs.height == 1 and table.runs["experiment"][0] == "<b>bold</b>"
+    data, _ = table._repr_mimebundle_()
+    assert "1 of 1 runs shown" in data["text/html"] and "<b>bold" not in data["text/html"]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in data["text/html"] and "<b>bold</b>" in data["text/plain"]
+    page = shell.run_line_magic("track", "show shown")
+    html = page.fallback_html()
+    assert "<script>" not in html and "<img" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;" in html and "&lt;img src=x" in html
+    assert "<b>bold</b>" in repr(page)
+    run(shell, "%track start exp --name '<b>x</b>'")  # any printable name, shown as text
+    assert nbtrack.active_run().name == "<b>x</b>"
+    run(shell, "%track stop")
+    assert "&lt;b&gt;x&lt;/b&gt;" in shell.run_line_magic("track", "runs").fallback_html()
 
 
 def test_track_sh_records_command_output_and_tracked_variables(shell, monkeypatch, capsys):

@@ -22,6 +22,8 @@ EXPECTED = {
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",
+    # panels in the notebook
+    "show",
     # reproducing and lineage
     "export", "reproduce", "lineage",
     "errors",

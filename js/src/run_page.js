@@ -53,7 +53,7 @@ export function jsonTree(value, name = null, depth = 0) {
   const label = name === null ? null : h("span", { className: "nbt-tree-key", text: name });
   if (value !== null && typeof value === "object") {
     const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
-    const node = h("details", { className: "nbt-tree", open: depth < 1 },
+    const node = h("details", { className: "nbt-tree", open: depth < 2 },
       h("summary", {}, label, h("span", { className: "nbt-muted", text: Array.isArray(value) ? ` [${entries.length}]` : ` {${entries.length}}` })));
     for (const [k, v] of entries) node.appendChild(jsonTree(v, k, depth + 1));
     return node;
