@@ -144,7 +144,8 @@ function codeTab(run) {
         h("span", { className: "nbt-cell-count", text: `[${cell.count ?? i + 1}]` }),
         h("span", { className: "nbt-hash", text: ` ${String(cell.sha256 || "").slice(0, 12)}`, title: `sha256 ${cell.sha256 || ""}` }),
         cell.ok === false ? h("span", { className: "nbt-badge nbt-status-failed", text: "error" }) : null,
-        h("span", { className: "nbt-muted", text: cell.started ? ` ${relativeTime(typeof cell.started === "number" ? cell.started * 1000 : Date.parse(cell.started))}` : "" })),
+        h("span", { className: "nbt-muted", text: cell.started ? ` ${relativeTime(cell.started)}` : "", title: cell.started ? absoluteTime(cell.started) : "" }),
+        cell.ended && cell.started ? h("span", { className: "nbt-muted", text: ` · ${duration((cell.ended - cell.started) / 1000)}` }) : null),
       h("pre", { className: "nbt-code" }, h("code", { text: cell.source ?? "" })),
       cell.error ? h("pre", { className: "nbt-code nbt-cell-errtext", text: String(cell.error) }) : null)));
 }
