@@ -93,10 +93,32 @@ def split_cells(source: str) -> list[str]:
     out = ["\n".join(c).strip("\n") for c in cells]
     out = [c for c in out if c.strip() and not all(
         x.strip().startswith("#") or not x.strip() for x in c.splitlines())]
+    if len(out) < 4:  # a gallery script in one block: cut at blank lines between statements
+        out = [part for c in out for part in _split_statements(c)]
     while len(out) > 16:  # merge the two smallest neighbours
         i = min(range(len(out) - 1), key=lambda j: len(out[j]) + len(out[j + 1]))
         out[i:i + 2] = [out[i] + "\n\n" + out[i + 1]]
     return out
+
+
+def _split_statements(code: str) -> list[str]:
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return [code]
+    lines = code.splitlines()
+    cuts = [0]
+    for stmt in tree.body[1:]:
+        start = stmt.lineno - 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1  # a comment above a statement belongs to it
+        if start > 0 and not lines[start - 1].strip():
+            cuts.append(start)
+    cuts.append(len(lines))
+    parts = ["\n".join(lines[a:b]).strip("\n") for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [p for p in parts if p.strip()]
 
 
 def messy_session(cells: list[str]) -> tuple[list[str], int]:
@@ -119,14 +141,16 @@ def messy_session(cells: list[str]) -> tuple[list[str], int]:
 
 
 def record(script: Path, folder: Path, store: Path) -> dict:
-    from kernel import Kernel
-
     from nbtrack.repro.analysis import analyse
+
+    from kernel import Kernel
 
     cells = split_cells(script.read_text())
     session, start = messy_session(cells)
     run_defs: list[str] = []
     for c in session[start + 1:]:
+        run_defs += sorted(analyse(c).defs)
+    for c in reversed(session[:start]):  # when the run's cells only plot: what they plot
         run_defs += sorted(analyse(c).defs)
     env = {"NBTRACK_HOME": str(store), "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
            "MPLBACKEND": "agg"}
@@ -140,8 +164,8 @@ def record(script: Path, folder: Path, store: Path) -> dict:
                                  store_history=False, timeout=120,
                                  output_hook=lambda m: out.append(m["content"].get("text", ""))
                                  if m["msg_type"] == "stream" else None)
-        found = json.loads("".join(out).split("NBT-PROBE", 1)[1]) if "NBT-PROBE" in "".join(
-            out) else {}
+        text = "".join(out)
+        found = json.loads(text.split("NBT-PROBE", 1)[1]) if "NBT-PROBE" in text else {}
         names = list(found)[:5]
         log = ("import nbtrack\nimport numpy as _np\n"
                "def _nbt_summ(v):\n"

@@ -421,4 +421,18 @@ SESSIONS = [
         needed={0, 1, 2},
         note="np.sort, np.mean, len, sorted and polars' sort return new objects",
     ),
+    Session(
+        "function_defined_and_called_in_the_run_cell",
+        [
+            "%load_ext nbtrack",
+            "mod = {'slope': 2.0}",
+            "mod = {'slope': 3.0}",
+            START,
+            "def fit(q):\n    return mod['slope'] * q\n\nfits = [fit(q) for q in (1, 2)]\n"
+            "import nbtrack\nnbtrack.log(s=sum(fits))",
+            STOP,
+        ],
+        needed={0, 2},
+        note="the globals a function reads count where it is called, in its own cell too",
+    ),
 ]

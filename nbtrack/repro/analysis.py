@@ -87,6 +87,7 @@ class CellFacts:
     mutates: set[str] = field(default_factory=set)
     deletes: set[str] = field(default_factory=set)
     certain_defs: set[str] = field(default_factory=set)  # bound by every complete run of it
+    called: set[str] = field(default_factory=set)  # names it calls (or calls methods of)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     carries: dict[str, set[str]] = field(default_factory=dict)  # name -> callables it may run
     opaque_why: list[str] = field(default_factory=list)  # what makes it opaque (exec, %run)
@@ -526,6 +527,7 @@ class _Module:
         self.f.functions.update(inner.functions)
         self.f.carries.update(inner.carries)
         self.f.opaque_why += inner.opaque_why
+        self.f.called |= inner.called
         self.f.env_commands += inner.env_commands
         self.f.shell_commands += inner.shell_commands
         self.f.paths |= inner.paths
@@ -647,6 +649,7 @@ class _ExprScan(ast.NodeVisitor):
                 self.m.f.sources.append(source)
         if isinstance(func, ast.Name):
             self.callees.add(func.id)
+            self.m.f.called.add(func.id)
             user = self.m.functions.get(func.id) if not self._shadowed(func.id) else None
             if user is not None and user.mutated_params is not None:
                 args_safe = True
@@ -664,6 +667,7 @@ class _ExprScan(ast.NodeVisitor):
             root = _root(func)
             if root:
                 self.callees.add(root)
+                self.m.f.called.add(root)
             base = self.m.origin(func.value)
             if base is not None:
                 receiver_changes = changes_receiver(base, func.attr, node)

@@ -180,8 +180,14 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
         """The cell's reads plus what the functions/objects it touches read when called."""
         uses = uses_of(c)
         seen: set[str] = set()
-        work = list(uses)
-        env = carried_at[c.index]
+        # functions (and objects made by calling them) the cell defines and calls itself
+        env = dict(carried_at[c.index])
+        for name in c.facts.functions:
+            env[name] = {f"fn:{c.index}:{name}"}
+        for name, callees in c.facts.carries.items():
+            if name not in c.facts.functions:
+                env[name] = set().union(*(env.get(x, set()) for x in callees))
+        work = list(uses | (c.facts.called & set(env) - uses_of(c)))
         while work:
             name = work.pop()
             for token in env.get(name, ()):
