@@ -136,3 +136,18 @@ def test_fallbacks_say_how_many_are_shown_and_escape_names(store):
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     text = fallback.table_text(v, limit=5)
     assert text.splitlines()[0] == "nbtrack: 5 of 25 runs shown" and len(text.splitlines()) == 7
+
+
+def test_group_by_sweep_puts_trials_together_and_other_runs_last(layout):
+    sweep = nbtrack.sweep("lr-grid", experiment="exp0", strategy="grid", parameters={"x": {"values": [1, 2, 3]}},
+                          objective="acc", direction="maximize")
+    for _ in range(3):
+        params, trial = sweep.suggest()
+        sweep.complete(trial, {"acc": params["x"] / 10})
+    v = view(layout, group_by="sweep_id")
+    headers = v.rows.filter(v.rows["_kind"] == "group")
+    assert headers["_group_count"].to_list() == [3, 12]
+    assert headers["_group"].to_list()[1] == ""  # runs of no sweep, last
+    trials = v.rows["sweep_trial"].to_list()[1:4]
+    assert sorted(trials) == [0, 1, 2] or sorted(trials) == [1, 2, 3]
+    assert view(layout, group_by="no-such-column").rows.height == 15  # unknown: not grouped

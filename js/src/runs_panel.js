@@ -46,7 +46,10 @@ export function renderRunsPanel({ model, el }) {
   const where = h("input", { type: "text", className: "nbt-where", placeholder: 'Filter: params.lr < 0.01 and metadata.gpu contains "A100"',
     "aria-label": "filter runs", spellcheck: "false", value: model.get("where") || "" });
   const archived = h("input", { type: "checkbox", className: "nbt-archived", checked: Boolean(model.get("show_archived")) });
-  const group = h("input", { type: "checkbox", className: "nbt-group", checked: model.get("group_by") === "experiment" });
+  const group = h("select", { className: "nbt-select nbt-group", "aria-label": "group rows", title: "Group rows" },
+    [["", "no grouping"], ["experiment", "group: experiment"], ["sweep_id", "group: sweep"], ["status", "group: status"],
+      ["user", "group: user"], ["host", "group: host"]].map(([v, t]) => h("option", { value: v, text: t })));
+  group.value = model.get("group_by") || "";
   const columnsButton = h("button", { className: "nbt-button nbt-columns-button", text: "Columns", title: "Choose the columns to show" });
   const count = h("span", { className: "nbt-count", "aria-live": "polite" });
   const selection = h("span", { className: "nbt-selection" });
@@ -62,13 +65,13 @@ export function renderRunsPanel({ model, el }) {
   where.addEventListener("keydown", (e) => { if (e.key === "Enter") applyWhere(); });
   where.addEventListener("change", applyWhere);
   archived.addEventListener("change", () => save({ show_archived: archived.checked }));
-  group.addEventListener("change", () => save({ group_by: group.checked ? "experiment" : "" }));
+  group.addEventListener("change", () => save({ group_by: group.value, collapsed: [] }));
   columnsButton.addEventListener("click", () => { picker.hidden = !picker.hidden; if (!picker.hidden) renderPicker(); });
 
   const toolbar = h("div", { className: "nbt-toolbar" },
     search, where,
     h("label", { className: "nbt-toggle", title: "Show archived runs and experiments" }, archived, " archived"),
-    h("label", { className: "nbt-toggle", title: "Group rows by experiment" }, group, " group by experiment"),
+    group,
     columnsButton);
   const statusbar = h("div", { className: "nbt-statusbar" }, count, chips, selection, status);
 

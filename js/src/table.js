@@ -214,7 +214,7 @@ export class VirtualTable {
       return h("div", { className: "nbt-row nbt-grouprow", role: "row", dataset: { index, group: row._group ?? "" } },
         h("div", { className: "nbt-cell nbt-groupcell" },
           h("span", { className: "nbt-caret", text: open ? "▾" : "▸" }),
-          h("span", { className: "nbt-groupname", text: row._group || "(no experiment)" }),
+          h("span", { className: "nbt-groupname", text: row._group || "(none)" }),
           h("span", { className: "nbt-groupcount", text: `${row._group_count} run${row._group_count === 1 ? "" : "s"}` })));
     }
     const selected = this.selected.has(row.run_id);

@@ -32,6 +32,7 @@ NOT_SHOWN = {"input_sha256", "output_sha256"}
 PREFIXES = ("params.", "metrics.", "metadata.")
 MAX_DEFAULT_KEYS = 24  # params + metrics shown before the column picker is needed
 PRIVATE = ("_hidden", "_haystack")
+GROUPABLE = ("experiment", "sweep_id", "status", "user", "host")  # sweep_id: a sweep's trials together
 
 
 @dataclass
@@ -42,7 +43,7 @@ class ViewState:
     where: str = ""
     sort: list = field(default_factory=list)  # [[column, "asc" | "desc"], ...]
     show_archived: bool = False
-    group_by: str = ""  # "" or "experiment"
+    group_by: str = ""  # "", or a column in GROUPABLE
     collapsed: list = field(default_factory=list)
     columns: list = field(default_factory=list)  # [] = the default choice
     experiment: list = field(default_factory=list)
@@ -159,8 +160,9 @@ def compute(base, state: ViewState) -> View:
         schema = {k: v for k, v in frame.schema.items() if k not in PRIVATE}
         frame = frame.filter(compile_filter(state.where, schema))
     keys, descending = [], []
-    if state.group_by == "experiment":
-        keys.append(pl.col("experiment"))
+    group = state.group_by if state.group_by in GROUPABLE and state.group_by in frame.columns else ""
+    if group:
+        keys.append(pl.col(group))
         descending.append(False)
     for item in state.sort or [["started", "desc"]]:
         name, direction = (item[0], item[1]) if isinstance(item, (list, tuple)) else (item, "asc")
@@ -175,30 +177,31 @@ def compute(base, state: ViewState) -> View:
     else:
         columns = default
     runs = frame.drop(PRIVATE)
-    rows = _grouped(runs, state) if state.group_by == "experiment" else runs
+    rows = _grouped(runs, group, state.collapsed) if group else runs
     return View(rows=rows, runs=runs, total=total, columns=columns, all_columns=every)
 
 
-def _grouped(runs, state: ViewState):
-    """Runs with one header row before each experiment's runs; a collapsed experiment keeps
-    only its header."""
+def _grouped(runs, column: str, collapsed: list):
+    """Runs with one header row before each group (runs sharing ``column``'s value; runs with
+    none form the last group); a collapsed group keeps only its header."""
     import polars as pl
 
-    groups = runs.group_by("experiment", maintain_order=True).len("_group_count")
-    groups = groups.with_row_index("_g")
-    collapsed = [c for c in state.collapsed if isinstance(c, str)]
+    key = pl.col(column).cast(pl.String).fill_null("")
+    keyed = runs.with_columns(key.alias("_key"))
+    groups = keyed.group_by("_key", maintain_order=True).len("_group_count").with_row_index("_g")
+    folded = [c for c in collapsed if isinstance(c, str)]
     headers = groups.select(
-        pl.lit("group").alias("_kind"), pl.col("experiment").alias("_group"), "_group_count",
-        pl.col("experiment").is_in(collapsed).alias("_collapsed"), "_g",
-        pl.lit(-1, pl.Int64).alias("_pos"),
+        pl.lit("group").alias("_kind"), pl.col("_key").alias("_group"), "_group_count",
+        pl.col("_key").is_in(folded).alias("_collapsed"), "_g", pl.lit(-1, pl.Int64).alias("_pos"),
     )
     body = (
-        runs.with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Int64))
-        .join(groups.select("experiment", "_g"), on="experiment", how="left")
-        .filter(~pl.col("experiment").is_in(collapsed))
+        keyed.with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Int64))
+        .join(groups.select("_key", "_g"), on="_key", how="left")
+        .filter(~pl.col("_key").is_in(folded))
         .with_columns(pl.lit("run").alias("_kind"))
     )
-    return pl.concat([headers, body], how="diagonal_relaxed").sort("_g", "_pos").drop("_g", "_pos")
+    return (pl.concat([headers, body], how="diagonal_relaxed").sort("_g", "_pos")
+            .drop("_g", "_pos", "_key"))
 
 
 def window(view: View, offset: int, limit: int):
