@@ -40,6 +40,10 @@ def test_methods_on_a_name_bound_in_the_same_cell_are_not_reads_of_an_earlier_on
 def test_a_local_alias_passes_mutations_on():
     f = facts("ax = axes[0]\nax.set_title('t')\nrow = cfg['sub']\nrow['k'] = 1")
     assert {"axes", "cfg"} <= f.mutates
+    # what a library call returned is new, even when reached through an attribute of it
+    f = facts("dta = sm.datasets.sunspots.load_pandas().data\ndta.index = idx",
+              {"sm": "statsmodels.api"})
+    assert f.mutates == set()
 
 
 @pytest.mark.parametrize("src", ["print(sorted(globals()))", "v = vars()", "names = dir()", "%whos",

@@ -260,9 +260,10 @@ class _Module:
 
     def aliases(self, node: ast.AST | None) -> set[str]:
         """Names whose objects the value of ``node`` may share (a view, the same object)."""
-        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
-            root = _root(node)
-            return {root} if root else set()
+        if isinstance(node, ast.Name):
+            return {node.id}
+        if isinstance(node, (ast.Attribute, ast.Subscript)):  # a part of what it is taken from
+            return self.aliases(node.value)
         if isinstance(node, (ast.Tuple, ast.List)):
             return set().union(*(self.aliases(e) for e in node.elts)) if node.elts else set()
         if isinstance(node, ast.Call):
