@@ -125,6 +125,17 @@ class JupyterServer:
         self.log.close()
 
 
+def eventually(check, timeout: float = 10.0):
+    """``check()``'s first truthy value, asked again until ``timeout``: for state that the page
+    changes in the kernel (a trait synced after a drag) with no event the test can wait on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)  # polling a condition with a deadline, not a fixed wait
+
+
 def write_notebook(path: Path, cells: list[str]) -> Path:
     import nbformat
 

@@ -21,7 +21,7 @@ import pytest
 
 import nbtrack
 
-from browser import CHROMIUM, CHROMIUM_ARGS, JupyterServer, Page, write_notebook
+from browser import CHROMIUM, CHROMIUM_ARGS, JupyterServer, Page, eventually, write_notebook
 
 OUTPUT = Path(__file__).parent / "output"
 SHOTS = OUTPUT / "screenshots"
@@ -356,3 +356,43 @@ def test_a_saved_notebook_grows_little_per_panel(page, big_store, lab):
     growth = path.stat().st_size - before
     record(saved_notebook_growth_bytes_two_panels_10k=growth)
     assert growth <= 2 * 100_000, f"two panels over 10,000 runs added {growth} bytes"
+
+
+def test_magics_column_picker_widths_archived_and_select_all(page, store, lab):
+    for i in range(4):
+        with nbtrack.start_run("exp", name=f"m-{i}", params={"lr": 0.1 * (i + 1)}):
+            pass
+    nbtrack.open_run("m-0").archive()
+    tab = page("magics.ipynb", [setup_cell(store), "%load_ext nbtrack", "table = %track runs\ntable",
+                                "%track show m-3"])
+    tab.run_all()
+    tab.page.wait_for_selector(".nbt-run-page", timeout=60_000)
+    tab.page.wait_for_selector(".nbt-datarow", timeout=60_000)
+    assert tab.page.inner_text(".nbt-count") == "3 runs"  # the archived run waits behind the toggle
+    tab.page.check(".nbt-archived")
+    tab.page.wait_for_function("() => document.querySelector('.nbt-count').textContent === '4 runs'", timeout=10_000)
+    assert lab.evaluate("magics.ipynb", "table.show_archived") is True
+
+    tab.page.click(".nbt-columns-button")
+    tab.page.wait_for_selector(".nbt-picker-item", timeout=10_000)
+    tab.page.locator(".nbt-picker-item", has_text="user").locator("input").uncheck()
+    tab.page.wait_for_selector(".nbt-hcell[data-col='user']", state="detached", timeout=10_000)
+    assert "user" not in lab.evaluate("magics.ipynb", "table.columns")
+
+    handle = tab.page.locator(".nbt-hcell[data-col='name'] .nbt-resize")
+    before = tab.page.locator(".nbt-hcell[data-col='name']").bounding_box()["width"]
+    box = handle.bounding_box()
+    tab.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tab.page.mouse.down()
+    tab.page.mouse.move(box["x"] + 90, box["y"] + box["height"] / 2, steps=5)
+    tab.page.mouse.up()
+    after = tab.page.locator(".nbt-hcell[data-col='name']").bounding_box()["width"]
+    assert after - before > 60
+    synced = eventually(lambda: lab.evaluate("magics.ipynb", "round(table.widths.get('name', 0))") >= before + 60)
+    assert synced, "the dragged width never reached the kernel"
+
+    tab.page.click(".nbt-header .nbt-check")
+    tab.page.wait_for_function("() => document.querySelectorAll('.nbt-datarow.nbt-selected').length === 4", timeout=10_000)
+    assert len(lab.evaluate("magics.ipynb", "table.selected")) == 4
+    assert lab.evaluate("magics.ipynb", "type(table).__name__") == "RunTable"
+    shoot(tab, "magics-table-and-page")
