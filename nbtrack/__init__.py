@@ -41,6 +41,7 @@ from .active import (
     use_input,
 )
 from .api import (
+    compare,
     experiment,
     experiments,
     export,
@@ -71,7 +72,7 @@ __all__ = [
     # reproducing and lineage
     "export", "reproduce", "lineage",
     # panels in the notebook
-    "show",
+    "show", "compare",
     "errors",
 ]
 

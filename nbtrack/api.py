@@ -114,6 +114,28 @@ def show(target=None, *, experiments: bool = False, experiment=None, where: str 
                  search=search, **state)
 
 
+def compare(runs, *, store: str | os.PathLike | None = None, **options):
+    """Runs side by side in a panel: params, metadata and metrics with the differences marked,
+    what changed between two of them (code cell by cell, packages, inputs, git), and charts.
+
+    ``runs`` is a list of run ids, names or Runs, or a runs() frame. Options: ``tab``
+    (params, metrics, diff, charts), ``hide_equal``, ``objective`` (a metric).
+
+    >>> nbtrack.compare(["bert-lr3", "bert-lr4"], hide_equal=True)
+    """
+    from .store.layout import Layout, discover
+    from .ui import _require_widgets
+
+    _require_widgets()
+    from .ui.compare import ComparePanel
+
+    if store is None:
+        root, origin = discover()
+    else:
+        root, origin = os.path.abspath(store), "the store= argument"
+    return ComparePanel(Layout(root, create=False, origin=origin), runs, **options)
+
+
 def store_root(store: str | os.PathLike | None = None) -> str:
     """The folder the store lives (or would live) in; reading this never makes it."""
     from .store.layout import discover

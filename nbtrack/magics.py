@@ -81,6 +81,10 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     s.add_argument("--all", action="store_true", help="include archived runs")
     s = add("show", "one run's page (a panel; its log as text where widgets can't render)")
     s.add_argument("run")
+    s = add("compare", "runs side by side: params, metrics, code and environment diffs, charts")
+    s.add_argument("runs", nargs="+", metavar="RUN")
+    s.add_argument("--hide-equal", action="store_true", help="show only what differs")
+    s.add_argument("--objective", default="", help="the metric the charts rank by")
     s = add("export", "export a run to a reproducible notebook")
     s.add_argument("run")
     s.add_argument("path")
@@ -261,6 +265,9 @@ class TrackMagics:
 
     def do_show(self, a):
         return nbtrack.show(a.run)
+
+    def do_compare(self, a):
+        return nbtrack.compare(a.runs, hide_equal=a.hide_equal, objective=a.objective)
 
     def do_export(self, a):
         export = getattr(nbtrack, "export", None)
