@@ -61,7 +61,7 @@ def find_store(folder: Path) -> tuple[Path, str]:
     root, origin = discover(folder)
     if not root.is_dir():
         return root, f"made by the first run: {origin.replace('the default: ', '')}"
-    return root, f"found by {origin}"
+    return root, f"found by {origin.replace('the working directory', str(folder))}"
 
 
 def report(started: float, root: Path, origin: str) -> int:
