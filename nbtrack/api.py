@@ -159,7 +159,9 @@ def lineage(target, depth: int | None = None, direction: str = "both",
     __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     from .active import active_run
     from .query import lineage as q
+    from .ui import lineage_display
 
+    lineage_display.install()  # in a kernel, a Lineage shows as the graph panel
     current = active_run()
     if current is not None and not current.ended:
         current.flush()  # the active run's recorded files are part of the graph

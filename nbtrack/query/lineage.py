@@ -40,6 +40,12 @@ class LineageTargetError(NbtrackError, LookupError):
     """Nothing in the store matches the file, sha256 or run given to ``lineage``."""
 
 
+# A notebook front end (nbtrack.ui, installed by ``nbtrack.lineage``) may draw a Lineage as a
+# panel: ``display_hook(lineage, include, exclude)`` returns a MIME bundle, or None for the
+# escaped HTML table. This layer imports no widgets.
+display_hook = None
+
+
 # ------------------------------------------------------------------ the whole graph
 @dataclass
 class Graph:
@@ -156,6 +162,7 @@ class Lineage:
         self.direction = direction
         self.depth = depth
         self.title = title or ", ".join(self._label(t) for t in self.targets)
+        self.store_layout: Layout | None = None  # the store it was read from (for run pages)
         self.distance: dict[str, int] = {}
         if direction in ("both", "downstream"):
             self.distance.update(_walk(graph, self.targets, False, depth))
@@ -243,7 +250,9 @@ class Lineage:
 
     def _again(self, direction: str, depth) -> Lineage:
         depth = self.depth if depth is _SAME else _check_depth(depth)
-        return Lineage(self._g, self.targets, direction, depth, self.title)
+        again = Lineage(self._g, self.targets, direction, depth, self.title)
+        again.store_layout = self.store_layout
+        return again
 
     # ---------------------------------------------------------- exports
     def to_polars(self):
@@ -340,6 +349,11 @@ class Lineage:
             lines += [f"       used      {label}" for _, label in used]
             lines += [f"       produced  {label}" for _, label in made]
         return "\n".join(lines) + ">"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        hook = display_hook
+        bundle = hook(self, include, exclude) if hook is not None else None
+        return bundle if bundle is not None else {"text/plain": repr(self), "text/html": self._repr_html_()}
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -514,4 +528,6 @@ def lineage(layout: Layout, target: object, depth: int | None = None,
     depth = _check_depth(depth)
     graph = build(current_rows(layout))
     targets, title = resolve(graph, target, all_versions)
-    return Lineage(graph, targets, way, depth, title)
+    result = Lineage(graph, targets, way, depth, title)
+    result.store_layout = layout
+    return result
