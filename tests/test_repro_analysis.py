@@ -136,3 +136,26 @@ def test_torch_generator_when_installed():
     assert "torch" in changed
     rng.restore(rng.encode("torch", changed["torch"]))
     assert torch.equal(torch.rand(3), x)
+
+
+def _row(source, bound, run=False):
+    return {"source": source, "ok": True, "run_ids": ["r"] if run else [], "bound": bound}
+
+
+def test_a_function_called_in_its_cell_reads_what_the_cell_bound_before_the_call():
+    from nbtrack.repro.slicing import slice_session
+
+    rows = [_row("import nbtrack", ["nbtrack"]), _row("_np = 1", ["_np"]),
+            _row("import numpy as _np\ndef f(v):\n    return _np.sum(v)\nnbtrack.log(x=f([1]))",
+                 ["_np", "f"], run=True)]
+    s = slice_session(rows, "r")
+    assert [c.index for c in s.cells] == [0, 2] and not s.unresolved
+    rows = [_row("W = 1", ["W"]), _row("def f():\n    return W", ["f"]),
+            _row("y = f()\nW = 3", ["y", "W"], run=True)]  # f reads the earlier W first
+    assert [c.index for c in slice_session(rows, "r").cells] == [0, 1, 2]
+
+
+def test_getters_of_library_objects_only_read():
+    f = facts("m = res.get_margeff()\nlim = ax.get_xlim()",
+              {"res": "statsmodels.api.Logit().fit()", "ax": "matplotlib.pyplot.subplots()[]"})
+    assert f.mutates == set()

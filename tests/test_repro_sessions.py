@@ -52,6 +52,9 @@ def test_session_exports_only_what_the_run_needs_and_reproduces(session, tmp_pat
     run_positions = {i for i, c in enumerate(session.cells)
                      if c in {r["source"] for r in original["cells"]}}
     assert exported_positions(nb, session) == session.needed - run_positions
+    # a warning about undefined names appears only when a name really has no definition
+    assert nb.metadata["nbtrack"]["slice"]["unresolved"] == []
+    assert "⚠️" not in nb.cells[0].source
 
     for rel in session.delete_before_reproduce:
         (tmp_path / rel).unlink()

@@ -88,6 +88,8 @@ class CellFacts:
     deletes: set[str] = field(default_factory=set)
     certain_defs: set[str] = field(default_factory=set)  # bound by every complete run of it
     called: set[str] = field(default_factory=set)  # names it calls (or calls methods of)
+    # for each name it calls: the names it had bound before the first such call
+    bound_at_call: dict[str, frozenset[str]] = field(default_factory=dict)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     carries: dict[str, set[str]] = field(default_factory=dict)  # name -> callables it may run
     opaque_why: list[str] = field(default_factory=list)  # what makes it opaque (exec, %run)
@@ -651,6 +653,7 @@ class _ExprScan(ast.NodeVisitor):
         if isinstance(func, ast.Name):
             self.callees.add(func.id)
             self.m.f.called.add(func.id)
+            self.m.f.bound_at_call.setdefault(func.id, frozenset(self.m.bound))
             user = self.m.functions.get(func.id) if not self._shadowed(func.id) else None
             if user is not None and user.mutated_params is not None:
                 args_safe = True
@@ -669,6 +672,7 @@ class _ExprScan(ast.NodeVisitor):
             if root:
                 self.callees.add(root)
                 self.m.f.called.add(root)
+                self.m.f.bound_at_call.setdefault(root, frozenset(self.m.bound))
             base = self.m.origin(func.value)
             if base is not None:
                 receiver_changes = changes_receiver(base, func.attr, node)

@@ -203,4 +203,5 @@ def changes_receiver(origin: str, method: str, call: ast.Call) -> bool:
         return f"{origin}.{method}" in MODULE_STATE
     if lib in DATA and not origin.startswith("numpy.random."):  # generators are not values
         return method in INPLACE_METHODS[lib] or method in _LIST_INPLACE
-    return method not in READ_METHODS
+    # get_*: the getters of matplotlib, scikit-learn and statsmodels objects
+    return method not in READ_METHODS and not method.startswith("get_")

@@ -179,7 +179,7 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
     def effective_uses(c: SliceCell) -> set[str]:
         """The cell's reads plus what the functions/objects it touches read when called."""
         uses = uses_of(c)
-        seen: set[str] = set()
+        seen: set[tuple[str, frozenset[str]]] = set()
         # functions (and objects made by calling them) the cell defines and calls itself
         env = dict(carried_at[c.index])
         for name in c.facts.functions:
@@ -187,18 +187,21 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
         for name, callees in c.facts.carries.items():
             if name not in c.facts.functions:
                 env[name] = set().union(*(env.get(x, set()) for x in callees))
-        work = list(uses | (c.facts.called & set(env) - uses_of(c)))
+        # what a function reads is not needed from earlier cells when the cell bound it
+        # itself before calling the function (``import numpy as np`` then ``f()``)
+        at_call = c.facts.bound_at_call
+        work = [(n, at_call.get(n, frozenset())) for n in uses | (c.facts.called & set(env))]
         while work:
-            name = work.pop()
+            name, shield = work.pop()
             for token in env.get(name, ()):
-                if token in seen:
+                if (token, shield) in seen:
                     continue
-                seen.add(token)
+                seen.add((token, shield))
                 _, idx, fname = token.split(":", 2)
                 for read in function_reads.get((int(idx), fname), ()):
-                    if read not in uses:
+                    if read not in uses and read not in shield:
                         uses.add(read)
-                        work.append(read)
+                        work.append((read, shield))
         if c.facts.reads_all:
             uses |= bound_before[c.index]
         uses.add("@cwd")
