@@ -210,6 +210,7 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
         return uses
 
     live: dict[str, set[int]] = {}
+    direct: set[str] = set()  # live names some kept cell reads itself (not in a function body)
     kept: list[SliceCell] = []
     dropped: list[SliceCell] = []
     for c in reversed(cells):
@@ -246,11 +247,14 @@ def slice_session(rows: list[dict], run_id: str, restored_paths: set[str] = froz
         strong |= {n for n in c.facts.defs if n.startswith(RNG) and n not in c.facts.uses}
         for name in strong | _deletes(c.row, c.facts):
             live.pop(name, None)
+            direct.discard(name)
         for name in effective_uses(c) | {p for p in c.facts.paths if p not in restored}:
             live.setdefault(name, set()).add(c.index)
+        direct |= uses_of(c) | (bound_before[c.index] if c.facts.reads_all else set())
     kept.reverse()
     dropped.reverse()
-    unresolved = {n for n in live if not n.startswith(("@", "file:"))}
+    # only names read directly: a function body may name globals on paths never taken
+    unresolved = {n for n in live if n in direct and not n.startswith(("@", "file:"))}
     result = Slice(kept, dropped, unresolved, cells)
     if not keep_all:  # the naive replay restores nothing: it replays
         _plan_restores(result)
