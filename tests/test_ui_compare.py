@@ -263,3 +263,12 @@ def test_track_compare_magic_shows_the_panel_and_fails_in_one_line(shell, three)
         magics("compare run-0 no-such")
     with pytest.raises(UsageError, match="the following arguments are required"):
         magics("compare")
+
+
+def test_what_changed_starts_with_the_params():
+    a = {"run_id": "a", "params": {"lr": 0.001, "opt": "adam", "gone": 1, "same": [1, 2]}}
+    b = {"run_id": "b", "params": {"lr": 0.01, "opt": "adam", "new": "x", "same": [1, 2.0]}}
+    diff = compare_diff.code_and_env(a, b)
+    assert [(p["name"], p["change"], p["a"], p["b"]) for p in diff["params"]] == [
+        ("gone", "removed", 1, None), ("lr", "changed", 0.001, 0.01), ("new", "added", None, "x")]
+    assert diff["summary"][0] == "params: gone 1 → —, lr 0.001 → 0.01, new — → x"

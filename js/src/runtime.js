@@ -1,6 +1,8 @@
 // nbtrack's panels as one ES module, imported once per page by loader.js. `render` picks the
 // panel a widget names in its `_panel` trait; every panel talks to its kernel through a Channel.
 import { Channel } from "./channel.js";
+import { renderComparePanel } from "./compare.js";
+import { renderLineagePanel } from "./lineage.js";
 import { renderRunWidget } from "./run_page.js";
 import { renderRunsPanel } from "./runs_panel.js";
 import css from "./style.css";
@@ -12,6 +14,8 @@ const PANELS = {
     const off = renderRunWidget({ model, el, channel });
     return () => { off(); channel.close(); };
   },
+  compare: ({ model, el }) => renderComparePanel({ model, el }),
+  lineage: ({ model, el }) => renderLineagePanel({ model, el }),
 };
 
 function injectStyle() {

@@ -41,14 +41,19 @@ def logs(layout: Layout, refs) -> list[dict]:
     return [runs_q.get_run(layout, rid, with_metrics=False) for rid in ids]
 
 
-def canonical(value) -> str:
-    """A value's comparable form: JSON with sorted keys; whole floats equal to ints."""
+def _whole(value):
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        value = int(value)
-    try:
-        return json.dumps(value, sort_keys=True, default=str)
-    except ValueError:  # NaN inside a structure with allow_nan off never happens; be safe
-        return repr(value)
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _whole(v) for k, v in value.items()}
+    return value
+
+
+def canonical(value) -> str:
+    """A value's comparable form: JSON with sorted keys, whole floats as ints (at any depth)."""
+    return json.dumps(_whole(value), sort_keys=True, default=str)
 
 
 def dotted(nested, prefix: str = "") -> dict:

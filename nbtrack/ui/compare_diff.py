@@ -10,6 +10,7 @@ characters of a replaced line marked). Everything is plain data: the panel shows
 from __future__ import annotations
 
 import difflib
+import json
 
 CONTEXT = 3  # unchanged lines kept around a change inside a long cell
 PAIR_RATIO = 0.35  # two cells this similar (difflib ratio) are one changed cell, not remove + add
@@ -237,9 +238,30 @@ def _code(log: dict) -> dict:
             "script": script.get("path"), "script_sha256": script.get("sha256")}
 
 
-def summary(code: list[dict], env: dict, ident_a: dict, ident_b: dict) -> list[str]:
+def _short(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def params_changed(log_a: dict, log_b: dict) -> list[dict]:
+    """The params whose values differ: ``{name, a, b, change}`` (compared by JSON form)."""
+    a, b = log_a.get("params") or {}, log_b.get("params") or {}
+    from .compare_data import canonical
+
+    out = mapping_diff({k: canonical(v) for k, v in a.items()}, {k: canonical(v) for k, v in b.items()})
+    for d in out:  # the values themselves, not their comparable forms
+        d["a"], d["b"] = a.get(d["name"]), b.get(d["name"])
+    return out
+
+
+def summary(code: list[dict], env: dict, ident_a: dict, ident_b: dict, params: list[dict] = ()) -> list[str]:
     """"What changed" in a few sentences, most telling first."""
     lines = []
+    if params:
+        shown = ", ".join(f"{p['name']} {_short(p['a']) if p['change'] != 'added' else '—'} → "
+                          f"{_short(p['b']) if p['change'] != 'removed' else '—'}" for p in params[:4])
+        more = len(params) - 4
+        lines.append(f"params: {shown}{f' and {more} more' if more > 0 else ''}")
     counts = {k: sum(1 for c in code if c["kind"] == k) for k in ("changed", "added", "removed")}
     if any(counts.values()):
         lines.append("code: " + ", ".join(f"{n} cell{'s' * (n != 1)} {k}" for k, n in counts.items() if n))
@@ -272,6 +294,7 @@ def code_and_env(log_a: dict, log_b: dict) -> dict:
     code = cells_diff(log_a.get("cells") or [], log_b.get("cells") or [])
     env = environment(log_a, log_b)
     ident_a, ident_b = _code(log_a), _code(log_b)
-    return {"a": log_a["run_id"], "b": log_b["run_id"], "cells": code, "env": env,
+    params = params_changed(log_a, log_b)
+    return {"a": log_a["run_id"], "b": log_b["run_id"], "cells": code, "env": env, "params": params,
             "identity": {"a": ident_a, "b": ident_b},
-            "summary": summary(code, env, ident_a, ident_b)}
+            "summary": summary(code, env, ident_a, ident_b, params)}

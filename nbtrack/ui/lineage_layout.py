@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ..errors import NbtrackError
 
-NODE_W = 200
-NODE_H = 44
-RANK_GAP = 90  # between the layers (columns), room for the edges' curves
-ROW_GAP = 16
+NODE_W = 184
+NODE_H = 40
+RANK_GAP = 64  # between the layers (columns), room for the edges' curves
+ROW_GAP = 12
 MARGIN = 12
 CROSSING_PASSES = 60
 
