@@ -35,7 +35,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE / "tests"))
-sys.path.insert(0, str(HERE))
+# --code DIR measures another nbtrack tree (an older commit, extracted with git archive)
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]) if "--code" in sys.argv else HERE
+sys.path.insert(0, str(CODE))
 
 START = "%track start corpus --name target"
 RAISES = "undefined_helper_from_another_notebook(result)"
@@ -152,7 +154,7 @@ def record(script: Path, folder: Path, store: Path) -> dict:
         run_defs += sorted(analyse(c).defs)
     for c in reversed(session[:start]):  # when the run's cells only plot: what they plot
         run_defs += sorted(analyse(c).defs)
-    env = {"NBTRACK_HOME": str(store), "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
+    env = {"NBTRACK_HOME": str(store), "PYTHONPATH": os.pathsep.join([str(CODE), *sys.path]),
            "MPLBACKEND": "agg"}
     results = []
     with Kernel(folder, env) as k:
@@ -235,23 +237,30 @@ def one(script: Path, minimal: bool) -> dict:
         return row
     run_id = found["run_id"][0]
     ours = export(layout, run_id, folder / "nbtrack.ipynb")
-    naive = export(layout, run_id, folder / "naive.ipynb", keep_all=True)
+    try:
+        naive = export(layout, run_id, folder / "naive.ipynb", keep_all=True)
+    except TypeError:  # an older nbtrack (--code) has no naive export
+        naive = None
     for name, path in (("nbtrack", ours), ("naive", naive)):
+        if path is None:
+            continue
         report = nbtrack.reproduce(path, progress=False)
         nb = nbformat.read(str(path), as_version=4)
         meta = nb.metadata["nbtrack"]
-        row[name] = {"ok": report.ok, "exact": report.exact,
-                     "real": [str(d) for d in report.real],
-                     "uncontrolled": [str(d) for d in report.uncontrolled],
+        real = getattr(report, "real", report.differences)
+        row[name] = {"ok": report.ok, "exact": getattr(report, "exact", report.ok),
+                     "real": [str(d) for d in real],
+                     "uncontrolled": [str(d) for d in getattr(report, "uncontrolled", [])],
                      "dependencies": sum(c["role"] == "dependency" for c in meta["cells"])}
     ours_nb = nbformat.read(str(ours), as_version=4)
-    row["explain"] = next(c.source for c in ours_nb.cells if "<details>" in c.source)
-    row["opaque_kept"] = [k["execution_count"] for k in ours_nb.metadata["nbtrack"]["slice"]["kept"]
+    row["explain"] = next((c.source for c in ours_nb.cells if "<details>" in c.source), "")
+    row["opaque_kept"] = [k["execution_count"] for k in
+                          ours_nb.metadata["nbtrack"]["slice"].get("kept", [])
                           if any(r.startswith("opaque") for r in k["reasons"])]
     if minimal:
         if row["nbtrack"]["ok"]:
             row["nbtrack"]["deletion"] = needed_by_deletion(ours, folder, early_exit=False)
-        if row["naive"]["ok"]:
+        if "naive" in row and row["naive"]["ok"]:
             kept = set(ours_nb.metadata["nbtrack"]["slice"]["dependencies"])
             row["naive"]["deletion"] = needed_by_deletion(
                 naive, folder, early_exit=True,
@@ -271,6 +280,7 @@ def main() -> None:
     ap.add_argument("--only")
     ap.add_argument("--json")
     ap.add_argument("--no-minimal", action="store_true")
+    ap.add_argument("--code", help="the nbtrack tree to measure (default: this repository)")
     args = ap.parse_args()
     scripts = sorted(Path(args.corpus).glob("*.py"))
     if args.only:
@@ -289,13 +299,18 @@ def main() -> None:
             continue
         cols = []
         for side in ("nbtrack", "naive"):
-            s = r[side]
+            s = r.get(side)
+            if s is None:
+                cols.append("-")
+                continue
             m = _minimal(s)
             cols.append(f"{'repro' if s['ok'] else 'FAIL':5s} {s['dependencies']:3d} dep "
                         f"{'min' if m else ('-' if m is None else 'extra')}")
         print(f"{r['script']:42s} {r['cells']:5d} {r['session_cells']:4d} {cols[0]:>16s} {cols[1]:>16s}")
     done = [r for r in rows if "error" not in r]
     for side in ("nbtrack", "naive"):
+        if not any(side in r for r in done):
+            continue
         ok = sum(r[side]["ok"] for r in done)
         minimal = sum(bool(_minimal(r[side])) for r in done)
         print(f"{side}: reproduced {ok}/{len(done)}, minimal {minimal}/{len(done)}")
