@@ -98,13 +98,16 @@ def show(target=None, *, experiments: bool = False, experiment=None, where: str 
     ``show()`` is the run table of every run (search, filter, sort, group, select);
     ``show(experiment="bert-ft")`` or ``show(runs_frame)`` or ``show([a, b])`` limits it;
     ``show(experiments=True)`` opens the experiments list; ``show(run)`` (an id, a name or a
-    Run) is that run's page. The table's ``.selected`` holds the selected run ids, live.
+    Run) is that run's page; ``show(sweep)`` is the sweep's panel. The table's ``.selected``
+    holds the selected run ids, live.
 
     >>> table = nbtrack.show(where="params.lr < 0.01"); table.selected
     """
     from .store.layout import Layout, discover
     from .ui import show as _show
 
+    if callable(getattr(target, "show", None)) and callable(getattr(target, "best_so_far", None)):
+        return target.show()  # a Sweep: its own panel
     if store is None:
         root, origin = discover()
     else:
@@ -134,6 +137,31 @@ def compare(runs, *, store: str | os.PathLike | None = None, **options):
     else:
         root, origin = os.path.abspath(store), "the store= argument"
     return ComparePanel(Layout(root, create=False, origin=origin), runs, **options)
+
+
+def plot(runs=None, metrics=None, *, kind: str = "line", store: str | os.PathLike | None = None, **options):
+    """Metric curves in the notebook: one chart per metric, one colour per run, live while a
+    run of this process trains.
+
+    ``runs``: ids or names, a Run, a runs() frame, a run table (its selection) or None (the
+    active run); ``metrics``: a key or a list (default: the keys they logged). Options:
+    ``x`` ("step", "time", "relative"), ``log_y``, ``smoothing`` (0..0.99), ``height``;
+    ``kind="bar"`` draws one bar per run of each metric's ``summary`` ("last", "first",
+    "min", "max", "mean", "best" with ``goal="min"|"max"``). ``.to_altair()`` gives the chart.
+
+    >>> nbtrack.plot(nbtrack.runs("bert-ft"), "loss", log_y=True, smoothing=0.6)
+    """
+    from .store.layout import Layout, discover
+    from .ui import _require_widgets
+
+    _require_widgets()
+    from .ui.plot import plot as _plot
+
+    if store is None:
+        root, origin = discover()
+    else:
+        root, origin = os.path.abspath(store), "the store= argument"
+    return _plot(Layout(root, create=False, origin=origin), runs, metrics, kind=kind, **options)
 
 
 def store_root(store: str | os.PathLike | None = None) -> str:

@@ -5,6 +5,7 @@ environment diff (packages, inputs by content hash, git), and the panel's reques
 from __future__ import annotations
 
 import io
+import json
 import queue
 
 import polars as pl
@@ -272,3 +273,56 @@ def test_what_changed_starts_with_the_params():
     assert [(p["name"], p["change"], p["a"], p["b"]) for p in diff["params"]] == [
         ("gone", "removed", 1, None), ("lr", "changed", 0.001, 0.01), ("new", "added", None, "x")]
     assert diff["summary"][0] == "params: gone 1 → —, lr 0.001 → 0.01, new — → x"
+
+
+# ---------------------------------------------------------------------- charts
+def test_parallel_axes_scale_numbers_log_spread_categories_and_end_with_the_objective():
+    from nbtrack.ui import compare_charts
+
+    points = pl.DataFrame({"run_id": ["a", "b", "c"], "name": ["A", "B", "C"],
+                           "params.lr": [1e-4, 1e-3, 1e-1], "params.opt": ["sgd", "adam", "sgd"],
+                           "params.bs": [16, 32, 64], "metrics.acc": [0.5, 0.7, 0.9]})
+    lines, ticks = compare_charts.parallel_frames(points, ["params.lr", "params.opt", "params.bs"], "metrics.acc")
+    pos = {(r["run_id"], r["axis"]): r["pos"] for r in lines.iter_rows(named=True)}
+    assert pos[("a", "params.lr")] == 0 and pos[("c", "params.lr")] == 1
+    assert pos[("b", "params.lr")] == pytest.approx(1 / 3)  # log space: 1e-3 is a third of the way
+    assert pos[("a", "params.bs")] == 0 and pos[("b", "params.bs")] == pytest.approx(1 / 3)  # linear
+    assert pos[("b", "params.opt")] == 0 and pos[("a", "params.opt")] == 1  # categories: adam, sgd
+    assert lines.filter(pl.col("axis") == "metrics.acc")["order"].unique().to_list() == [3]
+    assert set(lines["objective"].to_list()) == {0.5, 0.7, 0.9}
+    labels = {(t["axis"], t["label"]) for t in ticks.iter_rows(named=True)}
+    assert ("params.lr", "0.1 (log)") in labels and ("params.opt", "adam") in labels and ("params.bs", "64") in labels
+
+
+@pytest.mark.parametrize("kind", ["parallel", "scatter"])
+def test_compare_charts_compile_in_vega_and_come_out_as_altair(three, kind):
+    import altair as alt
+    import vl_convert
+
+    panel = ComparePanel(layout(), three)
+    wire = Wire(panel)
+    reply, _ = wire.ask("chart", kind=kind, objective="loss", x="opt.name", y="loss")
+    assert reply["ok"], reply.get("error")
+    names = reply["datasets"]
+    data = {}
+    for name in names:
+        answer, buffers = wire.ask("chart_data", kind=kind, name=name)
+        data[name] = pl.read_ipc_stream(io.BytesIO(buffers[0])).to_dicts()
+    spec = reply["spec"]
+    text = json.dumps(spec)
+    assert '"name": "' in text and '"values"' not in text  # the rows come over the comm, not in the spec
+    svg = vl_convert.vegalite_to_svg({**spec, "datasets": data, "width": 400})
+    assert svg.startswith("<svg")
+    chart = (panel.parallel("loss") if kind == "parallel" else panel.scatter("opt.name", "loss")).to_altair()
+    assert isinstance(chart, (alt.Chart, alt.LayerChart))
+    inline = json.dumps(chart.to_dict())
+    assert "run-0" in inline and "run-2" in inline
+    assert vl_convert.vegalite_to_svg(chart.to_dict()).startswith("<svg")
+
+
+def test_a_chart_without_metrics_says_so(store):
+    with nbtrack.start_run("x", name="no-metrics", params={"a": 1}):
+        pass
+    panel = ComparePanel(layout(), ["no-metrics"])
+    reply, _ = Wire(panel).ask("chart", kind="parallel")
+    assert not reply["ok"] and "no metrics to chart" in reply["error"]["message"]

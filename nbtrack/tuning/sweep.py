@@ -315,6 +315,17 @@ class Sweep:
 
         return run(self, fn, n_trials=n_trials, n_jobs=n_jobs, executor=executor, catch=catch)
 
+    def show(self, tab: str = "trials"):
+        """The sweep as a live panel in the notebook: trials table, best-so-far curve and
+        parallel coordinates of the params against the objective (``tab``: trials, best,
+        parallel)."""
+        from ..ui import _require_widgets
+
+        _require_widgets()
+        from ..ui.sweep_panel import SweepPanel
+
+        return SweepPanel(self, tab=tab)
+
     def __repr__(self) -> str:
         return (f"<nbtrack.Sweep {self.name!r} id={self.id} {self.strategy} "
                 f"{self.direction} {self.objective!r}>")

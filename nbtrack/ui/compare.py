@@ -13,14 +13,15 @@ import html
 import traitlets
 
 from ..store.layout import Layout
-from . import compare_data, compare_diff
+from . import compare_charts, compare_data, compare_diff
+from .compare_charts import ChartRequests
 from .panel import Panel
 from .run_requests import RunRequests
 
 CURVE_BUCKETS = 400  # per run: at most 1,600 points of a curve reach the browser
 
 
-class ComparePanel(RunRequests, Panel):
+class ComparePanel(ChartRequests, RunRequests, Panel):
     """Runs side by side. ``panel.run_ids``; ``hide_equal``; ``pair`` (the two runs whose code
     and environment are diffed); ``objective``, ``scatter_x``, ``scatter_y``, ``curve`` (chart
     choices)."""
@@ -72,6 +73,34 @@ class ComparePanel(RunRequests, Panel):
         frame = frame.select("run_id", "step", "value")
         return {"key": key}, downsample.m4(frame, max(10, min(int(buckets), 2000)), by=("run_id",))
 
+    # ------------------------------------------------------------------ charts
+    def _points(self):
+        return compare_data.points(self.store_layout, list(self.run_ids))
+
+    def parallel(self, objective: str | None = None, axes: list[str] | None = None):
+        """Parallel coordinates of the params (those that vary, unless ``axes``) against
+        ``objective`` (a metric: its last value); ``.to_altair()`` for the altair chart."""
+        points = self._points()
+        found = compare_data.axes(points)
+        metric = _column(objective or self.objective or _first(found["metrics"]), "metrics.")
+        if axes is None:
+            axes = [a["name"] for a in found["params"] if a["varies"]] or [a["name"] for a in found["params"]]
+        return compare_charts.parallel(points, [_column(a, "params.") for a in axes], metric)
+
+    def scatter(self, x: str | None = None, y: str | None = None):
+        """Param ``x`` against metric ``y``, one point per run; ``.to_altair()`` for altair."""
+        points = self._points()
+        found = compare_data.axes(points)
+        return compare_charts.scatter(points, _column(x or self.scatter_x or _first(found["params"]), "params."),
+                                      _column(y or self.scatter_y or self.objective or _first(found["metrics"]), "metrics."))
+
+    def chart(self, kind: str, objective: str | None = None, x: str | None = None, y: str | None = None):
+        if kind == "parallel":
+            return self.parallel(objective)
+        if kind == "scatter":
+            return self.scatter(x, y)
+        raise ValueError(f"no chart {kind!r} here (parallel or scatter)")
+
     # ------------------------------------------------------------------ static forms
     def _table(self) -> tuple[list[dict], dict, list[dict]]:
         logs = self._ordered_logs()
@@ -116,6 +145,17 @@ class ComparePanel(RunRequests, Panel):
             lines.append(f"  metric {m['key']} (last): "
                          + " | ".join(_text(c["last"], True) if c else "—" for c in m["runs"]))
         return "\n".join(lines)
+
+
+def _column(name: str, prefix: str) -> str:
+    """``lr`` or ``params.lr`` -> ``params.lr`` (a runs() column)."""
+    if not name:
+        raise ValueError(f"no {prefix.rstrip('.')} to chart: these runs logged none")
+    return name if name.startswith(("params.", "metrics.")) else prefix + name
+
+
+def _first(axes: list[dict]) -> str:
+    return axes[0]["name"] if axes else ""
 
 
 def _metric_name(name: str) -> str:
