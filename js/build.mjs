@@ -1,7 +1,10 @@
-// Bundles js/src into the two files nbtrack ships in nbtrack/ui/static/:
+// Bundles js/src into the files nbtrack ships in nbtrack/ui/static/:
 //   runtime.js  every panel, its CSS and its npm dependencies, one ES module, sent to a page once
 //   loader.js   the tiny ES module each widget's _esm holds: it fetches runtime.js over the
 //               widget comm once per page (keyed by the runtime's sha256) and hands it the view
+//   charts.js   vega + vega-lite (~850 KB), fetched over the comm by the first chart that needs it
+//               (js/src/charts/modules.js), so tables never pay for it
+//   live_loader.js  the _esm of a live panel shown mid-cell: the kernel prepends runtime.js to it
 // plus manifest.json: the runtime's sha256 and the sha256 of the sources it was built from, which
 // the tests compare with js/ so a stale bundle cannot pass CI.
 import { build } from "esbuild";
@@ -38,20 +41,31 @@ export function sourcesDigest() {
 const common = { bundle: true, format: "esm", minify: true, write: false, legalComments: "none",
   target: ["es2020"], logLevel: "warning" };
 
+const charts = await build({ ...common, entryPoints: [join(here, "src", "charts_entry.js")] });
+const chartsCode = charts.outputFiles[0].contents;
+const chartsSha = createHash("sha256").update(chartsCode).digest("hex");
+
 const runtime = await build({ ...common, entryPoints: [join(here, "src", "runtime.js")],
-  loader: { ".css": "text" } });
+  loader: { ".css": "text" }, define: { __NBTRACK_CHARTS_SHA__: JSON.stringify(chartsSha) } });
 const runtimeCode = runtime.outputFiles[0].contents;
 const runtimeSha = createHash("sha256").update(runtimeCode).digest("hex");
 
 const loader = await build({ ...common, entryPoints: [join(here, "src", "loader.js")],
   define: { __NBTRACK_RUNTIME_SHA__: JSON.stringify(runtimeSha) } });
 const loaderCode = loader.outputFiles[0].contents;
+const liveLoader = await build({ ...common, entryPoints: [join(here, "src", "live_loader.js")],
+  define: { __NBTRACK_RUNTIME_SHA__: JSON.stringify(runtimeSha) } });
+const liveLoaderCode = liveLoader.outputFiles[0].contents;
 
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "runtime.js"), runtimeCode);
 writeFileSync(join(out, "loader.js"), loaderCode);
+writeFileSync(join(out, "charts.js"), chartsCode);
+writeFileSync(join(out, "live_loader.js"), liveLoaderCode);
 const manifest = { runtime_sha256: runtimeSha, sources_sha256: sourcesDigest(),
-  runtime_bytes: runtimeCode.length, loader_bytes: loaderCode.length };
+  runtime_bytes: runtimeCode.length, loader_bytes: loaderCode.length,
+  modules: { charts: { sha256: chartsSha, bytes: chartsCode.length } }, live_loader_bytes: liveLoaderCode.length };
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 1) + "\n");
 console.log(`nbtrack panels: runtime.js ${(runtimeCode.length / 1024).toFixed(1)} KB,` +
-  ` loader.js ${(loaderCode.length / 1024).toFixed(1)} KB -> ${relative(process.cwd(), out) || "."}`);
+  ` loader.js ${(loaderCode.length / 1024).toFixed(1)} KB, charts.js ${(chartsCode.length / 1024).toFixed(1)} KB` +
+  ` -> ${relative(process.cwd(), out) || "."}`);

@@ -48,6 +48,7 @@ from .api import (
     get_run,
     lineage,
     metrics,
+    plot,
     reproduce,
     runs,
     show,
@@ -72,7 +73,7 @@ __all__ = [
     # reproducing and lineage
     "export", "reproduce", "lineage",
     # panels in the notebook
-    "show", "compare",
+    "show", "compare", "plot",
     "errors",
 ]
 

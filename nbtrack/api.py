@@ -139,6 +139,31 @@ def compare(runs, *, store: str | os.PathLike | None = None, **options):
     return ComparePanel(Layout(root, create=False, origin=origin), runs, **options)
 
 
+def plot(runs=None, metrics=None, *, kind: str = "line", store: str | os.PathLike | None = None, **options):
+    """Metric curves in the notebook: one chart per metric, one colour per run, live while a
+    run of this process trains.
+
+    ``runs``: ids or names, a Run, a runs() frame, a run table (its selection) or None (the
+    active run); ``metrics``: a key or a list (default: the keys they logged). Options:
+    ``x`` ("step", "time", "relative"), ``log_y``, ``smoothing`` (0..0.99), ``height``;
+    ``kind="bar"`` draws one bar per run of each metric's ``summary`` ("last", "first",
+    "min", "max", "mean", "best" with ``goal="min"|"max"``). ``.to_altair()`` gives the chart.
+
+    >>> nbtrack.plot(nbtrack.runs("bert-ft"), "loss", log_y=True, smoothing=0.6)
+    """
+    from .store.layout import Layout, discover
+    from .ui import _require_widgets
+
+    _require_widgets()
+    from .ui.plot import plot as _plot
+
+    if store is None:
+        root, origin = discover()
+    else:
+        root, origin = os.path.abspath(store), "the store= argument"
+    return _plot(Layout(root, create=False, origin=origin), runs, metrics, kind=kind, **options)
+
+
 def store_root(store: str | os.PathLike | None = None) -> str:
     """The folder the store lives (or would live) in; reading this never makes it."""
     from .store.layout import discover

@@ -26,6 +26,9 @@ _thread: threading.Thread | None = None
 _wake = threading.Event()
 _stop = threading.Event()
 _warned = False
+# called as fn(run, batch) after each metric segment a flush writes, under the run's flush
+# lock (live charts: nbtrack.ui.live); must only note the batch and return
+listeners: list = []
 
 
 def register(run) -> None:

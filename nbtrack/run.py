@@ -513,6 +513,8 @@ class Run:
                 metric_files.write_segment(self.layout, self.id, batch)
                 self._unwritten.pop(0)
                 written += batch.num_rows
+                for listener in flushing.listeners:  # live charts; empty unless one is open
+                    listener(self, batch)
                 self._segments += 1
                 merge_due |= self._segments % COMPACT_EVERY == 0
             m = len(self._events)
@@ -594,6 +596,13 @@ class Run:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    def live(self, *metrics: str, **options) -> None:
+        """Show a chart of this run's metrics (all, or ``metrics``) in the notebook now, updated
+        as they are flushed while the run trains (``nbtrack.plot(run)`` returns the panel)."""
+        from .ui.plot import show_live
+
+        show_live(self, list(metrics) or None, **options)
 
     def __repr__(self) -> str:
         return f"<nbtrack.Run {self.name} id={self.id} experiment={self.experiment!r} {self.status}>"

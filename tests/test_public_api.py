@@ -23,7 +23,7 @@ EXPECTED = {
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",
     # panels in the notebook
-    "show", "compare",
+    "show", "compare", "plot",
     # reproducing and lineage
     "export", "reproduce", "lineage",
     "errors",

@@ -214,3 +214,8 @@ def test_the_bundle_is_built_from_the_sources_in_js():
     subprocess.run(["node", str(ROOT / "js" / "build.mjs"), str(out)], check=True, capture_output=True)
     assert (out / "runtime.js").read_bytes() == bundle.RUNTIME.read_bytes()
     assert (out / "loader.js").read_bytes() == bundle.LOADER.read_bytes()
+    assert (out / "charts.js").read_bytes() == bundle.MODULES["charts"].read_bytes()
+    assert (out / "live_loader.js").read_bytes() == bundle.LIVE_LOADER.read_bytes()
+    charts_sha = hashlib.sha256(bundle.module_bytes("charts")).hexdigest()
+    assert charts_sha in bundle.runtime_bytes().decode()  # the runtime asks for this very module
+    assert len(bundle.runtime_bytes()) < 600_000 < len(bundle.module_bytes("charts"))  # tables don't carry vega

@@ -1,6 +1,8 @@
 // nbtrack's panels as one ES module, imported once per page by loader.js. `render` picks the
 // panel a widget names in its `_panel` trait; every panel talks to its kernel through a Channel.
 import { Channel } from "./channel.js";
+import { renderChartPanel } from "./charts/chart_panel.js";
+import { renderPlotPanel } from "./charts/plot_panel.js";
 import { renderComparePanel } from "./compare.js";
 import { renderLineagePanel } from "./lineage.js";
 import { renderRunWidget } from "./run_page.js";
@@ -9,6 +11,8 @@ import css from "./style.css";
 
 const PANELS = {
   runs: ({ model, el }) => renderRunsPanel({ model, el }),
+  plot: renderPlotPanel,
+  chart: renderChartPanel,
   run: ({ model, el }) => {
     const channel = new Channel(model);
     const off = renderRunWidget({ model, el, channel });

@@ -5,7 +5,8 @@ The browser sends ``{"type": "request", "id", "op", ...}``; ``req_<op>(**args)``
 dict (sent as JSON) and optionally a polars frame (sent as Arrow IPC in the message's buffer)
 or raw bytes. Errors go back as ``{"ok": false, "error": {...}}`` so the panel can show them —
 a bad filter with its position. ``{"type": "runtime"}`` is answered with ``runtime.js``, once per
-page. ``push(topic, ...)`` sends an unasked update (a live table while a cell is busy).
+page, and ``{"type": "module", "name": "charts"}`` with that bundle (vega), on a page's first
+chart. ``push(topic, ...)`` sends an unasked update (a live table while a cell is busy).
 
 Each panel also renders without a widget manager: ``text/html`` and ``text/plain`` fallbacks
 in its MIME bundle, for GitHub, nbviewer, plain IPython and notebooks saved without state.
@@ -66,6 +67,13 @@ class Panel(anywidget.AnyWidget):
         kind = content.get("type")
         if kind == "runtime":
             self.send({"type": "runtime", "id": content.get("id"), "ok": True}, [bundle.runtime_bytes()])
+        elif kind == "module":  # a heavy renderer (charts: vega), once per page on first use
+            name = str(content.get("name"))
+            reply = {"type": "module", "id": content.get("id"), "name": name}
+            try:
+                self.send({**reply, "ok": True}, [bundle.module_bytes(name)])
+            except (bundle.BundleMissingError, KeyError) as exc:
+                self.send({**reply, "ok": False, "error": str(exc)})
         elif kind == "request":
             self._answer(content)
 
