@@ -61,6 +61,7 @@ def _parsers() -> tuple[_Parser, dict[str, _Parser]]:
     s.add_argument("--tags", help="comma-separated")
     s.add_argument("--note")
     s.add_argument("--trace-files", action="store_true", help="record files the code opens")
+    s.add_argument("--live", action="store_true", help="show a live chart of the run's metrics")
     s = add("stop", "end the active run")
     s.add_argument("--status", default="completed",
                    choices=["completed", "failed", "killed"])
@@ -214,6 +215,8 @@ class TrackMagics:
         )
         self.magic_started = run
         print(f"started run {run.name} ({run.id}) in experiment {run.experiment!r}")
+        if a.live:
+            run.live()
 
     def do_stop(self, a):
         run = nbtrack.active_run()
