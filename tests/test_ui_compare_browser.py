@@ -64,9 +64,10 @@ def chromium():
 def page(lab, chromium):
     opened = []
 
-    def open_(name: str, cells: list[str], dark: bool = False, app: str = "lab", width: int = 1280) -> Page:
+    def open_(name: str, cells: list[str], dark: bool = False, app: str = "lab", width: int = 1280,
+              height: int = 900) -> Page:
         write_notebook(lab.root / name, cells)
-        tab = Page(chromium, lab, dark=dark, width=width)
+        tab = Page(chromium, lab, dark=dark, width=width, height=height)
         opened.append(tab)
         tab.open(name, app=app)
         if app == "lab":
@@ -120,7 +121,7 @@ def compare_cells(folder: Path) -> list[str]:
 def test_compare_highlights_a_differing_param_and_shows_a_code_diff(page, store, lab, tmp_path, dark):
     theme = "dark" if dark else "light"
     name = f"compare-{theme}.ipynb"
-    tab = page(name, [setup_cell(store, tmp_path), *compare_cells(tmp_path)], dark=dark)
+    tab = page(name, [setup_cell(store, tmp_path), *compare_cells(tmp_path)], dark=dark, height=1300)
     tab.run_all()
     tab.page.wait_for_selector(".nbt-compare .nbt-cmp-row", timeout=60_000)
     lr = tab.page.locator(".nbt-cmp-row[data-key='lr']")
@@ -347,3 +348,97 @@ def test_notebook_7_shows_compare_and_lineage(page, store, tmp_path, monkeypatch
     assert tab.page.locator("[data-section='Run'] .nbt-cmp-runname").all_inner_texts() == ["prep", "train"]
     assert tab.page.locator(".nbt-lin-node").count() == 7  # train: clean.csv <- prep <- data.csv, model.pt -> evaluate -> report
     shoot(tab, "notebook7-compare-lineage")
+
+
+# ---------------------------------------------------------------------- charts
+def six_runs() -> list[str]:
+    ids = []
+    for i, (lr, opt) in enumerate([(1e-4, "sgd"), (1e-3, "sgd"), (1e-2, "sgd"), (1e-4, "adam"), (1e-3, "adam"), (1e-2, "adam")]):
+        with nbtrack.start_run("charts", name=f"r{i}-{opt}", params={"lr": lr, "opt": opt, "layers": 4}) as run:
+            for step in range(50):
+                run.log({"loss": (1 + i) / (1 + step * lr * 100), "val_acc": 0.5 + 0.07 * i * step / 49}, step=step)
+            ids.append(run.id)
+    return ids
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_compare_charts_draw_parallel_coordinates_a_scatter_and_overlaid_curves(page, store, lab, dark):
+    theme = "dark" if dark else "light"
+    ids = six_runs()
+    name = f"compare-charts-{theme}.ipynb"
+    tab = page(name, [setup_cell(store), f"panel = nbtrack.compare({ids!r}, tab='charts', objective='val_acc')\npanel"],
+               dark=dark, height=1500)
+    tab.run_all()
+    for kind in ("parallel", "scatter", "curves"):
+        tab.page.wait_for_selector(f".nbt-chart-box[data-chart='{kind}'][data-state='drawn']", timeout=60_000)
+    parallel = tab.page.locator(".nbt-chart-box[data-chart='parallel']")
+    assert parallel.locator("svg").count() >= 1
+    # one line per run across lr, opt and the objective (layers is the same in all: left out)
+    assert parallel.locator("path[aria-roledescription='line mark']").count() == 6
+    assert tab.page.locator(".nbt-chart-box[data-chart='scatter'] path[aria-roledescription='circle']").count() == 6
+    curves = tab.page.locator(".nbt-chart-box[data-chart='curves']")
+    assert sorted(curves.locator(".nbt-legend .nbt-legend-name").all_inner_texts()) == sorted(f"r{i}-{o}" for i, o in enumerate(["sgd"] * 3 + ["adam"] * 3))
+    shoot(tab, f"compare-charts-{theme}", ".nbt-compare")
+    tab.page.select_option(".nbt-chart-section[data-section='parallel'] select", "metrics.loss")
+    tab.page.wait_for_selector(".nbt-chart-box[data-chart='parallel'][data-state='drawn']", timeout=30_000)
+    assert lab.evaluate(name, "panel.objective") == "metrics.loss"
+    assert lab.evaluate(name, "panel.parallel().meta['axes']") == ["params.lr", "params.opt", "metrics.loss"]
+
+
+# ---------------------------------------------------------------------- sweeps
+def grid_sweep(n: int = 6):
+    sw = nbtrack.sweep("lr-grid", strategy="grid", objective="val_acc", direction="maximize",
+                       parameters={"lr": {"values": [1e-4, 1e-3, 1e-2]}, "opt": {"values": ["adam", "sgd"]}, "bs": {"values": [16, 32]}})
+
+    def train(params, trial):
+        value = 0.9 - abs(params["lr"] - 1e-3) * 30 - (0.05 if params["opt"] == "sgd" else 0) + params["bs"] / 1000
+        for step in range(3):
+            trial.log({"val_acc": value * (step + 1) / 3}, step=step)
+        return {"val_acc": value}
+
+    sw.run(train, n_trials=n)
+    return sw, train
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_sweep_panel_shows_trials_best_so_far_and_parallel_coordinates_live(page, store, lab, dark):
+    theme = "dark" if dark else "light"
+    sw, train = grid_sweep()
+    name = f"sweep-{theme}.ipynb"
+    tab = page(name, [setup_cell(store), f"sw = nbtrack.sweep(id={sw.id!r})\npanel = sw.show()\npanel",
+                      "nbtrack.show(group_by='sweep_id')"], dark=dark, height=1200)
+    tab.run_all()
+    tab.page.wait_for_selector(".nbt-sweep .nbt-sweep-trial", timeout=60_000)
+    assert tab.page.locator(".nbt-sweep-trial").count() == 6
+    head = tab.page.inner_text(".nbt-sweep-head")
+    assert "lr-grid" in head and "grid" in head and "maximize val_acc" in head and "6 of 12 trials" in head
+    best = sw.best
+    row = tab.page.locator(".nbt-sweep-besttrial")
+    assert row.count() == 1 and best["run_name"] in row.inner_text()
+    tab.page.click(".nbt-sweep-th[data-col='value']")  # sort by the objective, then reversed
+    tab.page.click(".nbt-sweep-th[data-col='value']")
+    assert tab.page.locator(".nbt-sweep-trial").first.get_attribute("class").endswith("nbt-sweep-besttrial")
+    shoot(tab, f"sweep-trials-{theme}", ".nbt-sweep")
+    # the run table groups a sweep's trials under it
+    tab.page.wait_for_selector(".nbt-grouprow", timeout=60_000)
+    assert sw.id in tab.page.inner_text(".nbt-grouprow >> nth=0") and "6 runs" in tab.page.inner_text(".nbt-grouprow >> nth=0")
+
+    # live: two more trials from this process show up without re-running the cell
+    sw.run(train, n_trials=2)
+    tab.page.wait_for_function("() => document.querySelectorAll('.nbt-sweep-trial').length === 8", timeout=30_000)
+    assert "8 of 12 trials" in tab.page.inner_text(".nbt-sweep-head")
+
+    tab.page.click(".nbt-sweep .nbt-tab[data-tab='best']")
+    tab.page.wait_for_selector(".nbt-sweep .nbt-chart-box[data-chart='best'][data-state='drawn'] svg", timeout=60_000)
+    assert tab.page.locator(".nbt-chart-box[data-chart='best'] path[aria-roledescription='circle']").count() == 8
+    shoot(tab, f"sweep-best-{theme}", ".nbt-sweep")
+    tab.page.click(".nbt-sweep .nbt-tab[data-tab='parallel']")
+    tab.page.wait_for_selector(".nbt-sweep .nbt-chart-box[data-chart='parallel'][data-state='drawn'] svg", timeout=60_000)
+    assert tab.page.locator(".nbt-chart-box[data-chart='parallel'] path[aria-roledescription='line mark']").count() == 8
+    shoot(tab, f"sweep-parallel-{theme}", ".nbt-sweep")
+    assert lab.evaluate(name, "panel.tab") == "parallel"
+
+    tab.page.click(".nbt-sweep .nbt-tab[data-tab='trials']")
+    tab.page.click(f".nbt-sweep-run >> text={best['run_name']}")  # a trial opens its run page
+    tab.page.wait_for_selector(".nbt-sweep + .nbt-details .nbt-run-page", timeout=10_000)
+    assert tab.page.inner_text(".nbt-details .nbt-runname") == best["run_name"]

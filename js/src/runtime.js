@@ -7,6 +7,7 @@ import { renderComparePanel } from "./compare.js";
 import { renderLineagePanel } from "./lineage.js";
 import { renderRunWidget } from "./run_page.js";
 import { renderRunsPanel } from "./runs_panel.js";
+import { renderSweepPanel } from "./sweep.js";
 import css from "./style.css";
 
 const PANELS = {
@@ -20,6 +21,7 @@ const PANELS = {
   },
   compare: ({ model, el }) => renderComparePanel({ model, el }),
   lineage: ({ model, el }) => renderLineagePanel({ model, el }),
+  sweep: ({ model, el }) => renderSweepPanel({ model, el }),
 };
 
 function injectStyle() {

@@ -15,13 +15,14 @@ import traitlets
 from ..store.layout import Layout
 from . import compare_charts, compare_data, compare_diff
 from .compare_charts import ChartRequests
+from .curves import CurveRequests
 from .panel import Panel
 from .run_requests import RunRequests
 
 CURVE_BUCKETS = 400  # per run: at most 1,600 points of a curve reach the browser
 
 
-class ComparePanel(ChartRequests, RunRequests, Panel):
+class ComparePanel(ChartRequests, CurveRequests, RunRequests, Panel):
     """Runs side by side. ``panel.run_ids``; ``hide_equal``; ``pair`` (the two runs whose code
     and environment are diffed); ``objective``, ``scatter_x``, ``scatter_y``, ``curve`` (chart
     choices)."""
@@ -42,6 +43,7 @@ class ComparePanel(ChartRequests, RunRequests, Panel):
         logs = compare_data.logs(layout, runs)
         self._logs = {log["run_id"]: log for log in logs}
         ids = [log["run_id"] for log in logs]
+        self.curve_runs = ids  # what the overlaid curves (CurveRequests) may show
         super().__init__(run_ids=ids, tab=tab, hide_equal=hide_equal, pair=ids[:2],
                          objective=_metric_name(objective), curve=curve)
 
@@ -64,15 +66,6 @@ class ComparePanel(ChartRequests, RunRequests, Panel):
         frame = compare_data.points(self.store_layout, list(self.run_ids))
         return {"axes": compare_data.axes(frame)}, frame
 
-    def req_curves(self, key: str, buckets: int = CURVE_BUCKETS):
-        from ..query import downsample
-        from ..query import metrics as metrics_q
-
-        key = _metric_name(key)
-        frame = metrics_q.read(self.store_layout, list(self.run_ids), keys=[key])
-        frame = frame.select("run_id", "step", "value")
-        return {"key": key}, downsample.m4(frame, max(10, min(int(buckets), 2000)), by=("run_id",))
-
     # ------------------------------------------------------------------ charts
     def _points(self):
         return compare_data.points(self.store_layout, list(self.run_ids))
@@ -94,12 +87,33 @@ class ComparePanel(ChartRequests, RunRequests, Panel):
         return compare_charts.scatter(points, _column(x or self.scatter_x or _first(found["params"]), "params."),
                                       _column(y or self.scatter_y or self.objective or _first(found["metrics"]), "metrics."))
 
-    def chart(self, kind: str, objective: str | None = None, x: str | None = None, y: str | None = None):
+    def curves(self, key: str | None = None, buckets: int = CURVE_BUCKETS):
+        """Metric ``key`` of every run, overlaid (downsampled in the kernel, spikes kept);
+        ``.to_altair()`` for the altair chart."""
+        import polars as pl
+
+        from ..query import downsample
+        from ..query import metrics as metrics_q
+
+        key = _metric_name(key or self.curve or self.objective or _first(compare_data.axes(self._points())["metrics"]))
+        if not key:
+            raise ValueError("no metrics to chart: these runs logged none")
+        frame = metrics_q.read(self.store_layout, list(self.run_ids), keys=[key]).select("run_id", "step", "value")
+        frame = downsample.m4(frame, max(10, min(int(buckets), 2000)), by=("run_id",))
+        names = pl.DataFrame({"run_id": list(self.run_ids),
+                              "name": [str(self._logs[r].get("name") or r) for r in self.run_ids]})
+        frame = frame.join(names, on="run_id", how="left").select("run_id", "name", "step", "value")
+        return compare_charts.curves(frame, key)
+
+    def chart(self, kind: str, objective: str | None = None, x: str | None = None, y: str | None = None,
+              key: str | None = None):
         if kind == "parallel":
             return self.parallel(objective)
         if kind == "scatter":
             return self.scatter(x, y)
-        raise ValueError(f"no chart {kind!r} here (parallel or scatter)")
+        if kind == "curves":
+            return self.curves(key)
+        raise ValueError(f"no chart {kind!r} here (parallel, scatter or curves)")
 
     # ------------------------------------------------------------------ static forms
     def _table(self) -> tuple[list[dict], dict, list[dict]]:

@@ -120,7 +120,7 @@ def parallel(points, axes: list[str], objective: str, direction: str = "") -> Ch
         x = alt.X("axis:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelExpr=_label_expr(labels), orient="top"))
         line = alt.Chart(data("lines")).mark_line(opacity=0.75, strokeWidth=1.6).encode(
             x=x, y=alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("objective:Q", title=_short(objective), scale=alt.Scale(scheme="viridis", reverse=reverse)),
+            color=alt.Color("objective:Q", title=_short(objective), scale=alt.Scale(scheme={"name": "viridis", "extent": [0.2, 1]}, reverse=reverse)),
             detail="run_id:N", order="order:Q",
             tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("axis:N", title="axis"), alt.Tooltip("value:N", title="value"),
                      alt.Tooltip("objective:Q", title=_short(objective), format=".4g")])
@@ -158,11 +158,26 @@ def scatter(points, x: str, y: str) -> ChartSpec:
                 else alt.X("x:N", title=_short(x)))
         return alt.Chart(data("points")).mark_circle(size=70, opacity=0.85).encode(
             x=xenc, y=alt.Y("y:Q", title=_short(y), scale=alt.Scale(zero=False)),
-            color=alt.Color("status:N", title="status"),
-            tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("x:Q" if numeric else "x:N", title=_short(x)),
+            tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("status:N", title="status"),
+                     alt.Tooltip("x:Q" if numeric else "x:N", title=_short(x)),
                      alt.Tooltip("y:Q", title=_short(y), format=".4g")]).properties(width="container", height=300)
 
     return ChartSpec("scatter", {"points": frame}, build, title=f"{_short(y)} against {_short(x)}", meta={"x": x, "y": y})
+
+
+def curves(frame, key: str) -> ChartSpec:
+    """One line per run of metric ``key`` (``frame``: run_id, name, step, value, already
+    downsampled with spikes kept), a legend with the run names."""
+    import altair as alt
+
+    def build(data):
+        return alt.Chart(data("curves")).mark_line(strokeWidth=1.6, clip=True).encode(
+            x=alt.X("step:Q", title="step"), y=alt.Y("value:Q", title=key, scale=alt.Scale(zero=False)),
+            color=alt.Color("name:N", title="run"), detail="run_id:N",
+            tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("step:Q", title="step"),
+                     alt.Tooltip("value:Q", title=key, format=".5g")]).properties(width="container", height=300)
+
+    return ChartSpec("curves", {"curves": frame}, build, title=f"{key} for each run", meta={"key": key})
 
 
 def best_so_far(frame, objective: str, direction: str) -> ChartSpec:
@@ -172,7 +187,8 @@ def best_so_far(frame, objective: str, direction: str) -> ChartSpec:
     def build(data):
         base = alt.Chart(data("best"))
         points = base.mark_circle(size=45, opacity=0.6).encode(
-            x=alt.X("order:Q", title="completed trials"), y=alt.Y("value:Q", title=objective, scale=alt.Scale(zero=False)),
+            x=alt.X("order:Q", title="completed trials", scale=alt.Scale(zero=False),
+                    axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("value:Q", title=objective, scale=alt.Scale(zero=False)),
             tooltip=[alt.Tooltip("number:Q", title="trial"), alt.Tooltip("value:Q", title=objective, format=".4g"),
                      alt.Tooltip("best:Q", title="best so far", format=".4g")])
         line = base.mark_line(interpolate="step-after", strokeWidth=2.2).encode(x="order:Q", y="best:Q")
