@@ -2,6 +2,7 @@
 // grouped by the kernel, shown through a virtualised table. The state a person changes (search,
 // filter, sort, columns, widths, selection) lives in the widget model, so Python sees it.
 import { Channel } from "./channel.js";
+import { chartPane } from "./charts/run_chart_pane.js";
 import { clear, h, tabs } from "./dom.js";
 import { renderExperiments } from "./experiments.js";
 import { renderRunPage } from "./run_page.js";
@@ -73,7 +74,8 @@ export function renderRunsPanel({ model, el }) {
     h("label", { className: "nbt-toggle", title: "Show archived runs and experiments" }, archived, " archived"),
     group,
     columnsButton);
-  const statusbar = h("div", { className: "nbt-statusbar" }, count, chips, selection, status);
+  const charts = chartPane({ model, channel, columns: () => view.all_columns || [] }); // the selection, plotted
+  const statusbar = h("div", { className: "nbt-statusbar" }, count, chips, selection, charts.button, status);
 
   // ------------------------------------------------------------------ table
   const table = new VirtualTable({
@@ -249,7 +251,7 @@ export function renderRunsPanel({ model, el }) {
     renderRunPage({ channel, runId, container: body });
   }
 
-  const runsPane = h("div", { className: "nbt-runs-pane" }, toolbar, errorBox, picker, statusbar, table.el, details);
+  const runsPane = h("div", { className: "nbt-runs-pane" }, toolbar, errorBox, picker, statusbar, table.el, charts.el, details);
   const shell = tabs([
     { id: "runs", label: "Runs", render: (c) => c.appendChild(runsPane) },
     { id: "experiments", label: "Experiments", render: (c) => renderExperiments({ channel, container: c,
@@ -279,6 +281,7 @@ export function renderRunsPanel({ model, el }) {
     model.off("change:experiment", renderChips);
     model.off("change:open_run", renderDetails);
     table.destroy();
+    charts.destroy();
     channel.close();
   };
 }

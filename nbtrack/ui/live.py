@@ -109,6 +109,7 @@ class Feed:
         self.lock = threading.Lock()
         self.sent_statuses: dict | None = None
         self.run_ids = [run.id for run in runs]
+        self.runs = [weakref.ref(run) for run in runs]
         for run in runs:
             self._follow(run)
 
@@ -215,8 +216,10 @@ class Feed:
         return meta, points + columns
 
     def finished(self) -> bool:
-        return all(s != "running" for s in self.statuses.values()) and not self.pending \
-            and time.monotonic() - self.born > EARLY_S
+        """Every run ended and made its last flush (it leaves the flusher after that)."""
+        open_ = flushing.open_runs()
+        gone = all(ref() is None or ref() not in open_ for ref in self.runs)
+        return gone and not self.pending and time.monotonic() - self.born > EARLY_S
 
     def stop(self) -> None:
         with _lock:

@@ -55,8 +55,10 @@ def keys_of(layout: Layout, run_ids: list[str]) -> list[str]:
 
 def _training_here(run_ids: list[str]) -> list:
     from .. import flushing
+    from ..run import Run
 
-    mine = {r.id: r for r in flushing.open_runs() if r.owner and not r.ended}
+    # the flusher also keeps the kernel's cell capture: only runs this process owns
+    mine = {r.id: r for r in flushing.open_runs() if isinstance(r, Run) and r.owner and not r.ended}
     return [mine[r] for r in run_ids if r in mine]
 
 

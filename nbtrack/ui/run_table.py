@@ -16,6 +16,7 @@ import traitlets
 from ..errors import FilterError
 from ..store.layout import Layout
 from . import experiments_view, fallback, runs_view, watch
+from .curves import CurveRequests
 from .panel import Panel, in_kernel
 from .run_requests import RunRequests
 
@@ -23,7 +24,7 @@ BLOCK = 100
 STATE_TRAITS = ("search", "where", "sort", "show_archived", "group_by", "collapsed", "columns", "experiment")
 
 
-class RunTable(RunRequests, Panel):
+class RunTable(CurveRequests, RunRequests, Panel):  # curves: the chart pane of the selection
     """Every run of a store (or of some experiments or run ids) as a live, virtualised table."""
 
     _panel = traitlets.Unicode("runs").tag(sync=True)

@@ -192,7 +192,7 @@ export class CurveChart {
         h("span", { className: "nbt-hover-name", text: r.s.name }),
         h("span", { className: "nbt-hover-x", text: `${label} ${xText(state.mode, r.x)}` }),
         h("span", { className: "nbt-hover-y", text: number(r.y) }))),
-      rows.length > HOVER_ROWS ? h("div", { className: "nbt-muted", text: `+${rows.length - HOVER_ROWS} more runs here` }) : null,
+      ...(rows.length > HOVER_ROWS ? [h("div", { className: "nbt-muted", text: `+${rows.length - HOVER_ROWS} more runs here` })] : []),
     );
     this.hover.hidden = false;
     const left = u.cursor.left + u.over.offsetLeft;

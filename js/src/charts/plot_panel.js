@@ -92,7 +92,10 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
   function draw() {
     const zoomRange = range();
     const statics = zoomRange && zoomed ? zoomed : full;
-    const all = [...statics.filter((s) => !held.has(s.id)), ...liveSeries()];
+    // a run still training is drawn from the pushes; once it ended, from the store (full resolution)
+    const training = (s) => held.has(s.id) && (statuses.get(s.runId) || "running") === "running";
+    const fromStore = new Set(statics.map((s) => s.id));
+    const all = [...statics.filter((s) => !training(s)), ...liveSeries().filter((s) => training(s) || !fromStore.has(s.id))];
     const whole = extent(all);
     const [lo, hi] = zoomRange || whole || [0, 1];
     const order = new Map(runs().map((id, i) => [id, i]));
@@ -182,7 +185,12 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
 
   // ------------------------------------------------------------------ live
   function onLive(meta, _rows, buffers) {
-    for (const [id, status] of Object.entries(meta.statuses || {})) statuses.set(id, status);
+    let ended = false;
+    for (const [id, status] of Object.entries(meta.statuses || {})) {
+      ended ||= statuses.get(id) === "running" && status !== "running";
+      statuses.set(id, status);
+    }
+    if (ended) { request(null); const r = range(); if (r) request(r); } // the store has it all now
     if (meta.kind === "snapshot") {
       held.clear();
       for (const s of decodeLive(meta, buffers)) held.set(s.id, s);
