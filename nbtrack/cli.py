@@ -9,6 +9,7 @@
     nbtrack lineage TARGET [--depth N] [--dot]
     nbtrack archive RUN | nbtrack unarchive RUN
     nbtrack sweep ... | to-mlflow ... | gc [--dry-run] | compact   (see nbtrack.cli_ops)
+    nbtrack check [--quarantine] [--tidy]      exit status 1 when a corrupt file stays
 
 ``--store DIR`` (or ``$NBTRACK_HOME``) picks the store. Errors print one line
 and exit with status 2.
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     from . import cli_ops
 
     cli_ops.add_parsers(sub)  # sweep, to-mlflow, gc, compact
+    p = sub.add_parser("check", help="check every store file's checksum and format")
+    p.add_argument("--quarantine", action="store_true", help="move corrupt files to quarantine/")
+    p.add_argument("--tidy", action="store_true",
+                   help="remove abandoned temporary files, merge runs whose writer died")
+    p.add_argument("--no-objects", action="store_true", help="skip re-hashing stored objects")
     return top
 
 
@@ -126,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
             run = nbtrack.open_run(args.run, store=store)
             getattr(run, args.cmd)()
             print(f"{args.cmd}d {run.name} ({run.id})")
+        elif args.cmd == "check":
+            from .active import layout_for
+            from .store import check
+
+            layout = layout_for(store, create=False)
+            report = check.run(layout, quarantine=args.quarantine, tidy=args.tidy,
+                               objects=not args.no_objects)
+            print(report)
+            return 0 if report.ok else 1
     except (NbtrackError, FileNotFoundError, ValueError, ImportError) as exc:
         print(f"nbtrack {args.cmd}: {exc}", file=sys.stderr)
         return 2

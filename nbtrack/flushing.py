@@ -93,9 +93,26 @@ def _loop() -> None:
         if beat:
             last_beat = now
         for run in open_runs():
-            run.heartbeat(touch=beat)
+            try:
+                run.heartbeat(touch=beat)
+            except Exception:  # noqa: BLE001 - a full disk must not kill the thread
+                pass
+        if beat:
+            _tidy_stores()
         # at most one flush per MIN_SPACING_S, however often cells end
         _stop.wait(MIN_SPACING_S)
+
+
+def _tidy_stores() -> None:
+    """Once an hour per store, some writer sweeps up what killed writers left
+    (``nbtrack.store.tidy``); a store that cannot be written is left alone."""
+    from .store import tidy
+
+    for layout in {id(r.layout): r.layout for r in open_runs() if hasattr(r, "layout")}.values():
+        try:
+            tidy.maybe_sweep(layout)
+        except Exception:  # noqa: BLE001 - tidying is a courtesy, never a failure
+            pass
 
 
 def _ensure_thread() -> None:

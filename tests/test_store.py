@@ -52,7 +52,7 @@ def test_root_is_nbtrack_home_when_set(store):
     assert (store / "nbtrack-store.json").is_file()
     assert (store / "runs" / run.id).is_dir()
     assert json.loads((store / "nbtrack-store.json").read_text()) == {
-        "format": "nbtrack-store", "version": 1,
+        "format": "nbtrack-store", "version": 2,
     }
 
 
@@ -633,7 +633,7 @@ def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_
     )
     assert got["events"][one.id][0] == "start" and got["events"][one.id][-1] == "status"
     assert "params" in got["events"][one.id] and "artifact" in got["events"][one.id]
-    assert got["marker"] == {"format": "nbtrack-store", "version": 1}
+    assert got["marker"] == {"format": "nbtrack-store", "version": 2}
     assert (one.id, "completed") in map(tuple, got["index"])
     assert got["name_one"] == one.id
     import hashlib
@@ -642,7 +642,7 @@ def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_
     assert f"/objects/sha256/{digest[:2]}/{digest[2:]}" in got["objects"]
 
 
-SEGMENT = r"\d{19}-[0-9a-f]{10}-\d{6}(\.compact\d+-[0-9a-f]{10}-\d{6})?"
+SEGMENT = r"\d{19}-[0-9a-f]{10}-\d{6}(\.compact\d+-[0-9a-f]{10}-\d{6})?\.crc32-[0-9a-f]{8}"
 
 
 def test_layout_is_as_documented(store):

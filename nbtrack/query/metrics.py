@@ -59,13 +59,22 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
             lf = lf.filter(pl.col("key").cast(pl.String).is_in(list(keys)))
         return lf.with_columns(pl.col("key").cast(pl.String)).collect()
 
+    # polars panics (a BaseException) on some damaged files that pass every check
+    failures = (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException)
     try:
         return collect(files)
-    except (pl.exceptions.PolarsError, OSError):
+    except failures:
         if _relist and not all(p.exists() for p in files):
             raise metric_files.Vanished from None
-        good = metric_files.readable(files)
-        return collect(good) if good else _empty()
+    parts = []
+    for path in metric_files.readable(files):  # one by one: a bad file costs only itself
+        try:
+            parts.append(collect([path]))
+        except failures as exc:
+            from ..store.arrow_io import warn_corrupt
+
+            warn_corrupt(path, exc)
+    return pl.concat(parts) if parts else _empty()
 
 
 def series(layout: Layout, run_id: str) -> dict[str, dict[str, list]]:

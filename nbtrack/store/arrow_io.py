@@ -1,8 +1,9 @@
 """Reading and writing whole Arrow IPC files; pyarrow is imported here, lazily.
 
-Shared by metric segments and the run index: validated reads that turn a torn
-or corrupt file into a warning, and streamed atomic writes whose footer can name
-the files a compaction replaced.
+Shared by metric segments, the run index and kernel sessions: validated reads
+that turn a torn or corrupt file into a warning (the checksum in its name first,
+then the Arrow structure), and streamed atomic writes, named with their CRC-32,
+whose footer can name the files a compaction replaced.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import CorruptFileWarning
-from .atomic import atomic_output
+from . import atomic, checksum
 
 REPLACES_KEY = b"nbtrack.replaces"
 _warned: set[str] = set()
@@ -66,10 +67,11 @@ def warn_corrupt(path: Path, exc: BaseException) -> None:
 
 
 def read_table(path: Path, expected_schema=None):
-    """Read a file fully, checking every buffer; None (and a warning) if it is corrupt,
-    None silently if it vanished (a compaction removed it after listing)."""
+    """Read a file fully, checking its sum and every buffer; None (and a warning) if it
+    is corrupt, None silently if it vanished (a compaction removed it after listing)."""
     arrow = pa()
     try:
+        checksum.check(path)
         with arrow.memory_map(str(path)) as source:
             table = arrow.ipc.open_file(source).read_all()
         if expected_schema is not None and not table.schema.equals(expected_schema):
@@ -99,26 +101,43 @@ def with_replaces(schema, inputs: Iterable[Path]):
     return schema.with_metadata({REPLACES_KEY: "\n".join(p.name for p in inputs).encode()})
 
 
+def _sink(path: Path):
+    """The file a new Arrow file is streamed into (fault-injection tests replace it)."""
+    return pa().OSFile(str(path), "wb")
+
+
 def write_batches(path: Path, schema, batches: Iterable, level: int = 1) -> Path:
-    """Stream record batches into a new file at ``path``, atomically."""
+    """Stream record batches into a new file, atomically; returns its final path:
+    ``path`` with the file's CRC-32 in the name."""
     arrow = pa()
     # one thread: Arrow's pool threads would each keep their own allocator arenas,
     # and a long logging loop's RSS would grow with every flush
     options = arrow.ipc.IpcWriteOptions(
         compression=arrow.Codec("zstd", compression_level=level), use_threads=False
     )
-    with atomic_output(path) as tmp, arrow.OSFile(str(tmp), "wb") as sink:
-        with arrow.ipc.new_file(sink, schema, options=options) as writer:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.temp_path(path)
+    try:
+        with _sink(tmp) as sink, arrow.ipc.new_file(sink, schema, options=options) as writer:
             for batch in batches:
                 writer.write(batch)
-    return path
+        return atomic.commit(tmp, path, checksum=True)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def live_files(files: list[Path]) -> list[Path]:
     """Drop files that a compact file in the same list says it replaced.
 
     Only reads footers when something could be stale: the usual folder after a
-    compaction holds one compact file and nothing else.
+    compaction holds one compact file and nothing else. A compact file is trusted
+    only when its checksum holds: if it is corrupt, the files it replaced (still
+    there after a crash between its commit and their deletion) are read instead.
     """
     from .layout import is_compact
 
@@ -127,5 +146,29 @@ def live_files(files: list[Path]) -> list[Path]:
         return files
     replaced: set[str] = set()
     for path in compacts:
+        try:
+            if checksum.mismatch(path) is not None:
+                continue
+        except FileNotFoundError:
+            continue
         replaced |= replaced_by(path)
     return [p for p in files if p.name not in replaced]
+
+
+def verified(files: list[Path]) -> list[Path]:
+    """The files whose bytes match the checksum in their name (version-1 files, which
+    carry none, pass); the others are warned about, and vanished ones left out."""
+    good = []
+    for path in files:
+        try:
+            why = checksum.mismatch(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            warn_corrupt(path, exc)
+            continue
+        if why is None:
+            good.append(path)
+        else:
+            warn_corrupt(path, checksum.ChecksumMismatch(why))
+    return good

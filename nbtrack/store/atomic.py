@@ -2,7 +2,8 @@
 
 A file appears under its final name complete or not at all: bytes go to a
 ``.tmp-`` sibling, are fsynced, renamed over the final name, and the folder is
-fsynced. Each process has its own *writer id*, and every name it writes carries
+fsynced. Record files carry the CRC-32 of their bytes in the final name (see
+``checksum``). Each process has its own *writer id*, and every name it writes carries
 it, so two processes never write the same file and need no lock.
 """
 
@@ -21,6 +22,10 @@ from pathlib import Path
 from .layout import TMP_PREFIX
 
 _FSYNC = os.environ.get("NBTRACK_FSYNC", "1") != "0"
+# the system calls a write goes through, by name, so fault-injection tests can fail them
+_write = os.write
+_fsync = os.fsync
+_replace = os.replace
 
 
 class _Writer:
@@ -52,37 +57,78 @@ def _fsync_dir(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
+        _fsync(fd)
     except OSError:
         pass
     finally:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path, data: bytes | memoryview, durable: bool = True) -> Path:
-    """Write ``data`` so that ``path`` is either absent or complete.
+def temp_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place (readers skip it)."""
+    return path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
+
+
+def _drop(tmp: Path) -> None:
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def write_bytes_atomic(path: Path, data: bytes | memoryview, durable: bool = True,
+                       checksum: bool = False) -> Path:
+    """Write ``data`` so that ``path`` is either absent or complete; returns the final
+    path (with the bytes' CRC-32 in its name when ``checksum``).
 
     The rename is what keeps readers from seeing half a file when a process dies.
     ``durable`` also fsyncs file and folder, so the bytes survive a power cut;
     small JSON records skip that (a few ms each on ordinary disks) and rely on
-    readers skipping a file an OS crash left empty.
+    readers skipping a file an OS crash left empty. A failed write (a full disk)
+    removes its temporary file and raises.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    tmp = temp_path(path)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if _FSYNC and durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = _write(fd, view)
+                view = view[written:]
+            if _FSYNC and durable:
+                _fsync(fd)
+        finally:
+            os.close(fd)
+        if checksum:
+            from .checksum import crc_bytes, with_sum
+
+            path = with_sum(path, crc_bytes(data))
+        _replace(tmp, path)
+    except BaseException:
+        _drop(tmp)
+        raise
     if durable:
         _fsync_dir(path.parent)
+    return path
+
+
+def commit(tmp: Path, path: Path, checksum: bool = False) -> Path:
+    """Publish a finished temporary file: fsync it, name it (with its CRC-32 when
+    ``checksum``), rename it into place and fsync the folder; the final path."""
+    if _FSYNC:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            _fsync(fd)
+        finally:
+            os.close(fd)
+    if checksum:
+        from .checksum import crc_file, with_sum
+
+        path = with_sum(path, crc_file(tmp))  # read back from the page cache
+    _replace(tmp, path)
+    _fsync_dir(path.parent)
     return path
 
 
@@ -92,23 +138,13 @@ def atomic_output(path: Path) -> Iterator[Path]:
     renamed to ``path``, on error removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{WRITER.id}-{path.name}")
+    tmp = temp_path(path)
     try:
         yield tmp
-        if _FSYNC:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
+        _drop(tmp)
         raise
-    _fsync_dir(path.parent)
 
 
 def _json_default(value: object) -> object:
@@ -133,8 +169,9 @@ def dumps(value: object) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_json_atomic(path: Path, value: object, durable: bool = False) -> Path:
-    return write_bytes_atomic(path, dumps(value).encode(), durable=durable)
+def write_json_atomic(path: Path, value: object, durable: bool = False,
+                      checksum: bool = False) -> Path:
+    return write_bytes_atomic(path, dumps(value).encode(), durable=durable, checksum=checksum)
 
 
 def claim_file(path: Path, content: str) -> bool:

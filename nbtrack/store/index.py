@@ -23,10 +23,19 @@ import math
 import time
 from pathlib import Path
 
-from .arrow_io import live_files, pa, read_table, release_memory, with_replaces, write_batches
+from .arrow_io import (
+    live_files,
+    pa,
+    read_table,
+    release_memory,
+    verified,
+    warn_corrupt,
+    with_replaces,
+    write_batches,
+)
 from .atomic import WRITER, dumps, write_json_atomic
 from .layout import Layout, compact_level, compact_name, visible_files
-from .records import read_file
+from .records import parse, read_file
 
 COMPACT_THRESHOLD = 128
 COMPACT_TIER = 8
@@ -55,7 +64,7 @@ JSON_FIELDS = ("params", "metrics", "metadata", "inputs", "outputs", "extra")
 
 def write_row(layout: Layout, row: dict) -> Path:
     row = dict(row, rev=time.time_ns())
-    path = write_json_atomic(layout.index_dir / WRITER.segment_name(".json"), row)
+    path = write_json_atomic(layout.index_dir / WRITER.segment_name(".json"), row, checksum=True)
     if len(visible_files(layout.index_dir, ".json")) >= COMPACT_THRESHOLD:
         compact(layout)
     return path
@@ -128,9 +137,9 @@ def _table_rows(table) -> list[dict]:
 
 def sources(layout: Layout) -> tuple[list[Path], list[dict]]:
     """The live compact files, and the rows of the small JSON files."""
-    files = live_files(
+    files = live_files(verified(
         visible_files(layout.index_dir, ".arrow") + visible_files(layout.index_dir, ".json")
-    )
+    ))
     small: list[dict] = []
     for path in files:
         if path.suffix == ".json":
@@ -176,13 +185,19 @@ def compact(layout: Layout) -> Path | None:
         rows: list[dict] = []
         used = []
         for path in smalls:
-            found = read_file(path)
-            if found is not None:
-                used.append(path)
-                rows.extend(r for r in found if isinstance(r.get("run_id"), str))
+            try:
+                found = parse(path)
+            except FileNotFoundError:
+                continue  # another process merged it
+            except (OSError, ValueError, RecursionError) as exc:
+                _put_aside(layout, path, exc)
+                continue
+            used.append(path)
+            rows.extend(r for r in found if isinstance(r.get("run_id"), str))
         latest: dict[str, dict] = {}
         _latest(rows, latest)
-        out = _commit(layout, rows_to_table(list(latest.values())), used, level=1)
+        if len(used) >= 2:  # another process may have merged them all meanwhile
+            out = _commit(layout, rows_to_table(list(latest.values())), used, level=1)
     by_level: dict[int, list[Path]] = {}
     for path in live_files(visible_files(layout.index_dir, ".arrow")):
         by_level.setdefault(compact_level(path), []).append(path)
@@ -200,6 +215,8 @@ def _merge_compacts(layout: Layout, paths: list[Path], level: int) -> Path | Non
         if table is not None:
             tables.append(table.replace_schema_metadata(None))
             used.append(path)
+        elif path.exists():
+            _put_aside(layout, path, ValueError("unreadable compact index file"))
     if len(used) < 2:
         return None
     table = arrow.concat_tables(tables)
@@ -215,10 +232,20 @@ def _merge_compacts(layout: Layout, paths: list[Path], level: int) -> Path | Non
     return _commit(layout, table.take(keep), used, level)
 
 
+def _put_aside(layout: Layout, path: Path, exc: BaseException) -> None:
+    """A corrupt input of a merge: warned about, and moved to quarantine unless the
+    disk itself failed (that may pass)."""
+    warn_corrupt(path, exc)
+    if not isinstance(exc, OSError):
+        from .quarantine import move
+
+        move(layout, path, f"{type(exc).__name__}: {exc}")
+
+
 def _commit(layout: Layout, table, used: list[Path], level: int) -> Path:
     sch = with_replaces(schema(), used)
     out = layout.index_dir / compact_name(used[0], ".arrow", level)
-    write_batches(out, sch, table.cast(schema()).to_batches(), level=3)
+    out = write_batches(out, sch, table.cast(schema()).to_batches(), level=3)
     for path in used:
         try:
             path.unlink()

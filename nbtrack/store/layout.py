@@ -1,4 +1,4 @@
-"""The on-disk contract of an nbtrack store, format version 1.
+"""The on-disk contract of an nbtrack store, format version 2.
 
 Everything nbtrack keeps lives under one *store root* folder. Any tool can read
 it: the ``.arrow`` files are Arrow IPC files (zstd-compressed buffers) that
@@ -6,7 +6,7 @@ it: the ``.arrow`` files are Arrow IPC files (zstd-compressed buffers) that
 The full description, with examples, is in ``docs/store-format.md``::
 
     <root>/
-      nbtrack-store.json                 {"format": "nbtrack-store", "version": 1}
+      nbtrack-store.json                 {"format": "nbtrack-store", "version": 2}
       config.json                        optional settings, e.g. {"cost_per_hour": 2.5}
       runs/<run_id>/
         events/<seg>.json                JSON list of events (start, params, tags, status, ...)
@@ -21,7 +21,10 @@ The full description, with examples, is in ``docs/store-format.md``::
 
 ``<seg>`` is ``<time_ns:019d>-<writer>-<seq:06d>``: one writer owns a file name,
 files are written under a ``.tmp-`` name, fsynced and renamed, so readers never
-see half a file. Names starting with ``.`` are never read.
+see half a file. Names starting with ``.`` are never read. Since version 2 every
+``<seg>`` file's name ends ``.crc32-<8 hex>.<ext>``: the CRC-32 of its bytes, which
+readers check (``checksum``); ``quarantine/`` holds files found corrupt. A
+version-1 store (no sums in its names) is read as it is.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 from ..errors import InvalidNameError, RunNotFoundError, StoreError
 
 FORMAT_NAME = "nbtrack-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksums in record file names, quarantine/ (1 is read as is)
 MARKER_FILE = "nbtrack-store.json"
 CONFIG_FILE = "config.json"
 ROOT_ENV = "NBTRACK_HOME"

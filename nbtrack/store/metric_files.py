@@ -9,8 +9,10 @@ Schema (the same in every file, so one ``pl.scan_ipc`` reads them all)::
     value   float64                     bools are 0/1; NaN and +-inf kept as they are
     time    timestamp[ms, UTC]          when ``log`` was called
 
-Buffers are zstd-compressed, which also makes a flipped bit a read error rather
-than a silently wrong number.
+Buffers are zstd-compressed; a buffer that does not shrink is stored raw, so
+compression alone does not catch a flipped bit. Each file's name carries the CRC-32
+of its bytes (``checksum``), checked before a file is read: a file that fails is
+skipped with a warning, and a compaction that meets one moves it to quarantine.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
-from .arrow_io import live_files, pa, release_memory, warn_corrupt, with_replaces, write_batches
+from . import checksum
+from .arrow_io import (
+    live_files,
+    pa,
+    release_memory,
+    verified,
+    warn_corrupt,
+    with_replaces,
+    write_batches,
+)
 from .atomic import WRITER
 from .layout import Layout, compact_level, compact_name, visible_files
 
@@ -81,10 +92,12 @@ def write_segment(layout: Layout, run_id: str, batch) -> Path:
     return write_batches(path, schema(), [batch])
 
 
-def segment_files(layout: Layout, run_id: str) -> list[Path]:
+def segment_files(layout: Layout, run_id: str, check: bool = True) -> list[Path]:
     """The run's metric files that hold live data (leftovers of a crashed
-    compaction are recognised by the compact file's footer and left out)."""
-    return live_files(visible_files(layout.metrics_dir(run_id), ".arrow"))
+    compaction are recognised by the compact file's footer and left out), each
+    checked against the sum in its name (``check=False``: listed only)."""
+    files = visible_files(layout.metrics_dir(run_id), ".arrow")
+    return live_files(verified(files) if check else files)
 
 
 def readable(paths: Sequence[Path]) -> list[Path]:
@@ -104,6 +117,11 @@ def readable(paths: Sequence[Path]) -> list[Path]:
 def _read_through(path: Path, keys: dict[str, int] | None = None) -> bool:
     """Read every batch of ``path`` (noting its metric names in ``keys``); False, with
     a warning, if the file is corrupt."""
+    return _damage(path, keys) is None
+
+
+def _damage(path: Path, keys: dict[str, int] | None = None) -> BaseException | None:
+    """What is wrong with ``path`` (warned about), or None when it reads back whole."""
     arrow = pa()
     try:
         for batch in _batches(path, strict=True):
@@ -112,8 +130,8 @@ def _read_through(path: Path, keys: dict[str, int] | None = None) -> bool:
                     keys.setdefault(k, len(keys))
     except (OSError, ValueError, arrow.ArrowException) as exc:
         warn_corrupt(path, exc)
-        return False
-    return True
+        return exc
+    return None
 
 
 def maintain(layout: Layout, run_id: str, fan_in: int = 64, tier: int = 8) -> None:
@@ -141,18 +159,23 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
     atomically and deletes the inputs last; the new file's footer lists its
     inputs, so a crash between the commit and the deletes double-counts nothing.
     """
-    files = segment_files(layout, run_id) if inputs is None else inputs
+    files = segment_files(layout, run_id, check=False) if inputs is None else inputs
     if len(files) < min_files:
         return None
     release_memory()
     keys: dict[str, int] = {}
     good: list[Path] = []
-    for path in files:  # a corrupt input stays where it is, out of the merge
+    for path in files:  # a corrupt input is moved out of the way, never merged
         try:
-            if _read_through(path, keys):
-                good.append(path)
+            damage = _damage(path, keys)
         except Vanished:
             continue
+        if damage is None:
+            good.append(path)
+        elif isinstance(damage, ValueError):  # bad bytes, not a failing disk: put aside
+            from .quarantine import move
+
+            move(layout, path, f"{type(damage).__name__}: {damage}")
         release_memory()
     if len(good) < min_files:
         return None
@@ -160,7 +183,7 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
     if level is None:
         level = max(compact_level(p) for p in good) + 1
     out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow", level)
-    write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
+    out = write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
     for path in good:
         try:
             path.unlink()
@@ -195,6 +218,7 @@ def _batches(path: Path, strict: bool = False):
         raise Vanished from None
     with source:
         try:
+            checksum.check(path)
             # the system allocator hands each batch's memory straight back, so reading
             # a big run batch by batch stays flat
             reader = arrow.ipc.open_file(source, memory_pool=arrow.system_memory_pool())
@@ -204,6 +228,8 @@ def _batches(path: Path, strict: bool = False):
                 batch = reader.get_batch(i)
                 batch.validate(full=True)
                 yield batch
+        except FileNotFoundError:
+            raise Vanished from None
         except (OSError, ValueError, arrow.ArrowException) as exc:
             if strict:
                 raise
