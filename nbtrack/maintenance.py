@@ -17,7 +17,7 @@ def gc(dry_run: bool = False, store: str | os.PathLike | None = None) -> dict:
     """
     from .store import gc as store_gc
 
-    layout = layout_for(store)
+    layout = layout_for(store, create=False)  # nothing to clean in a store that isn't there
     return store_gc.collect(layout, dry_run=dry_run)
 
 
@@ -25,4 +25,4 @@ def compact(store: str | os.PathLike | None = None) -> dict:
     """Merge the store's small files: the run index, and each ended run's metric files."""
     from .store import gc as store_gc
 
-    return store_gc.compact(layout_for(store))
+    return store_gc.compact(layout_for(store, create=False))

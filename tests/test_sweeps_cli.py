@@ -47,6 +47,17 @@ def test_sweep_commands(store):
         assert helped.returncode == 0 and "usage: nbtrack" in helped.stdout, words
 
 
+def test_sweep_gc_and_compact_never_make_a_store(tmp_path):
+    absent = tmp_path / "no-store-here"
+    for words in (("sweep", "list"), ("sweep", "show", "x"), ("gc", "--dry-run"), ("compact",)):
+        done = cli(*words, store=absent)
+        assert done.returncode == 2 and "no nbtrack store at" in done.stderr, words
+    assert not absent.exists()
+    with pytest.raises(nbtrack.errors.StoreError):
+        nbtrack.sweeps(store=absent)
+    assert not absent.exists()
+
+
 @pytest.fixture
 def shell():
     from IPython.core.interactiveshell import InteractiveShell

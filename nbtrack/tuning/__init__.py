@@ -67,7 +67,8 @@ def sweep(name: str | None = None, strategy: str = "random", parameters: dict | 
     """
     from ..active import layout_for
 
-    layout = layout_for(store)
+    creating = id is None and (parameters is not None or objective is not None)
+    layout = layout_for(store, create=creating)  # opening a sweep never makes a store
     if id is not None:
         found = open_sweep(layout, id)
         if parameters is not None and spec_differs(found, parameters):
@@ -101,7 +102,7 @@ def sweeps(store: str | os.PathLike | None = None):
     from ..active import layout_for
     from .frames import sweeps_frame
 
-    layout = layout_for(store)
+    layout = layout_for(store, create=False)
     return sweeps_frame([Sweep(layout, d) for d in records.all_definitions(layout)])
 
 
