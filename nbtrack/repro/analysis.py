@@ -18,58 +18,32 @@ an alias of an older one (``ax = axes[0]``). Draws from and seeds of the global
 random generators are the pseudo-names ``@rng:random``, ``@rng:numpy`` and
 ``@rng:torch``. What the kernel observed at run time (names actually bound, the
 generators a cell advanced) refines all this later, in ``slicing``.
+
+The walker here handles statements; ``calls`` reads expressions and calls, and
+``ipython_code`` IPython's magics and shell commands.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
-import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from .libraries import (
-    PURE_BUILTINS,
-    PURE_METHODS,
-    VIEWS,
-    changes_arguments,
-    changes_receiver,
-    is_object,
-    rng_effect,
-    uncontrolled_source,
+from .calls import (
+    BUILTINS,
+    PURE_FUNCS,
+    STATELESS_MODULES,
+    _ExprScan,
+    _free_names,
+    _params,
+    _root,
+    _target_names,
 )
+from .ipython_code import IPythonCalls, to_python
+from .libraries import PURE_METHODS, VIEWS, is_object
 
-# names a fresh IPython kernel has before any cell runs
-BUILTINS = frozenset(dir(builtins)) | {
-    "display", "get_ipython", "__file__", "In", "Out", "exit", "quit", "_ih", "_oh", "_dh",
-    "_", "__", "___", "_i", "_ii", "_iii",
-}
-PURE_FUNCS = PURE_BUILTINS
-# modules known by name alone (when no import of them was recorded) to keep no state
-STATELESS_MODULES = frozenset(
-    "nbtrack math cmath json time statistics re itertools functools operator string textwrap "
-    "hashlib base64 pathlib datetime decimal fractions pprint".split()
-)
-CONTAINER_METHODS = frozenset("append extend insert add update setdefault remove discard".split())
-READS_ALL_FUNCS = frozenset({"globals", "locals", "vars", "dir"})
-READS_ALL_MAGICS = frozenset({"who", "whos", "who_ls"})
-CODE_LINE_MAGICS = {"time"}  # run their argument in the user namespace
-USE_ONLY_LINE_MAGICS = {"timeit", "prun"}
-CODE_CELL_MAGICS = {"time", "capture", "track", "timeit", "prun"}
-HARMLESS_MAGICS = {
-    "matplotlib", "config", "autoreload", "aimport", "pinfo", "pinfo2", "history", "pwd", "lsmagic", "magic", "page", "pdoc", "psource", "pdef", "precision",
-    "xmode", "colors", "html", "markdown", "javascript", "js", "latex", "svg", "ls", "env_list",
-}
-ENV_MAGICS = {"pip", "conda", "uv", "mamba"}
-READONLY_SHELL = {
-    "ls", "pwd", "echo", "cat", "head", "tail", "nvidia-smi", "which", "env", "printenv", "df",
-    "du", "free", "nproc", "date", "hostname", "uname", "whoami", "lscpu", "wc", "file", "stat",
-    "true", "sleep",
-}
-_PATH_LITERAL = re.compile(r"^[\w.\-~/]+\.[A-Za-z0-9]{1,8}$|^[\w.\-~]+/[\w.\-/]+$")
-
+__all__ = ["BUILTINS", "PURE_FUNCS", "STATELESS_MODULES", "CellFacts", "FunctionFacts",
+           "analyse", "function_facts", "to_python"]
 
 @dataclass
 class FunctionFacts:
@@ -109,21 +83,6 @@ class CellFacts:
         return bool(self.opaque_why)
 
 
-@lru_cache(maxsize=1)
-def _transformer():
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager()
-
-
-def to_python(source: str) -> str:
-    """The Python IPython would execute for ``source``."""
-    try:
-        return _transformer().transform_cell(source)
-    except Exception:  # noqa: BLE001 - malformed input: analyse it as plain text
-        return source
-
-
 def analyse(source: str, known: Mapping[str, str] | None = None,
             functions: Mapping[str, FunctionFacts] | None = None) -> CellFacts:
     """What ``source`` reads, binds and may change. ``known`` maps names bound before
@@ -146,33 +105,6 @@ def _analyse_python(code: str, facts: CellFacts, known: dict[str, str],
     _Module(facts, known, functions).visit_body(tree.body)
 
 
-def _root(node: ast.AST) -> str | None:
-    """``a`` for ``a``, ``a.b.c``, ``a[1].b`` and ``a.b(x).c``."""
-    while True:
-        if isinstance(node, ast.Name):
-            return node.id
-        if isinstance(node, (ast.Attribute, ast.Subscript)):
-            node = node.value
-        elif isinstance(node, ast.Call):
-            node = node.func
-        else:
-            return None
-
-
-def _target_names(target: ast.AST, out: list[str], mutated: list[str]) -> None:
-    if isinstance(target, ast.Name):
-        out.append(target.id)
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for elt in target.elts:
-            _target_names(elt, out, mutated)
-    elif isinstance(target, ast.Starred):
-        _target_names(target.value, out, mutated)
-    elif isinstance(target, (ast.Attribute, ast.Subscript)):
-        root = _root(target)
-        if root:
-            mutated.append(root)
-
-
 def _names_in(target: ast.AST) -> list[str]:
     names: list[str] = []
     _target_names(target, names, [])
@@ -188,7 +120,7 @@ def _name_node(target: ast.AST, name: str) -> ast.AST | None:
     return None
 
 
-class _Module:
+class _Module(IPythonCalls):
     """Walks top-level statements in order, tracking what the cell bound so far."""
 
     def __init__(self, facts: CellFacts, known: dict[str, str],
@@ -450,317 +382,15 @@ class _Module:
                 if isinstance(child, ast.expr):
                     self.expr(child)
 
-    # -- IPython's calls
-    def magic(self, node: ast.AST) -> bool:
-        """Handle ``get_ipython().run_line_magic(...)`` and friends; True if it was one."""
-        call = _ipython_call(node)
-        if call is None:
-            return False
-        method, args = call
-        if method == "run_line_magic":
-            self.line_magic(args[0], args[1] if len(args) > 1 else "")
-        elif method == "run_cell_magic":
-            self.cell_magic(args[0], args[1] if len(args) > 1 else "", args[2] if len(args) > 2 else "")
-        elif method in ("system", "getoutput"):
-            self.shell(args[0] if args else "")
-        else:
-            self.f.opaque_why.append(f"get_ipython().{method}")
-        return True
 
-    def line_magic(self, name: str, line: str) -> None:
-        self.f.magics.add(name)
-        if name in READS_ALL_MAGICS:
-            self.f.reads_all = True
-        elif name in CODE_LINE_MAGICS:
-            _Module_inline(self, line)
-        elif name in USE_ONLY_LINE_MAGICS:
-            saved = set(self.f.defs), set(self.bound)
-            _Module_inline(self, _strip_options(line))
-            self.f.defs, self.bound = saved
-        elif name in ("load_ext", "reload_ext"):
-            self.f.extensions.update(line.split())
-            if "nbtrack" in line.split():  # the extension puts `nbtrack` in the namespace
-                self.define("nbtrack", "nbtrack")
-        elif name == "track":
-            self.track_words(line)
-        elif name in ENV_MAGICS:
-            self.f.env_commands.append(f"%{name} {line}")
-        elif name == "cd":
-            self.f.mutates.add("@cwd")
-        elif name in ("env", "set_env"):
-            self.f.mutates.add("@env")
-        elif name in HARMLESS_MAGICS:
-            pass
-        else:  # %run, %store -r, %reset, unknown extensions' magics ...
-            self.f.opaque_why.append(f"%{name}")
+    # -- nested code (magics whose argument is code)
+    def nested_cell(self, code: str) -> CellFacts:
+        inner = CellFacts()
+        _analyse_python(code, inner, dict(self.known))
+        return inner
 
-    def cell_magic(self, name: str, line: str, body: str) -> None:
-        self.f.magics.add(name)
-        if name == "capture" and line.split():
-            target = [w for w in line.split() if not w.startswith("-")]
-            if target:
-                self.define(target[0])
-        if name in CODE_CELL_MAGICS:
-            inner = CellFacts()
-            _analyse_python(to_python(body), inner, dict(self.known))
-            self.merge(inner)
-            if name == "track":
-                self.f.magics.add("track")
-        elif name in ("bash", "sh", "script", "system"):
-            self.shell(body)
-        elif name == "writefile":
-            words = [w for w in line.split() if not w.startswith("-")]
-            if words:
-                self.f.paths.add(_norm_path(words[0]))
-        elif name in HARMLESS_MAGICS:
-            pass
-        else:
-            self.f.opaque_why.append(f"%%{name}")
-
-    def merge(self, inner: CellFacts) -> None:
-        for n in inner.uses:
-            self.use(n)
-        for n in inner.mutates:
-            self.mutate(n)
-        for n in inner.defs:
-            self.define(n, inner.origins.get(n))
-        self.f.reads_all |= inner.reads_all
-        self.f.sources += inner.sources
-        self.f.deletes |= inner.deletes
-        self.f.functions.update(inner.functions)
-        self.f.carries.update(inner.carries)
-        self.f.opaque_why += inner.opaque_why
-        self.f.called |= inner.called
-        self.f.env_commands += inner.env_commands
-        self.f.shell_commands += inner.shell_commands
-        self.f.paths |= inner.paths
-        self.f.magics |= inner.magics
-        self.f.extensions |= inner.extensions
-
-    def track_words(self, line: str) -> None:
-        """``%track params a b`` reads a and b; ``%track log k=v`` reads v if it is a name."""
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            return
-        if not words:
-            return
-        if words[0] == "params":
-            for w in words[1:]:
-                if w.isidentifier():
-                    self.use(w)
-        elif words[0] == "log":
-            for w in words[1:]:
-                _, _, value = w.partition("=")
-                if value.isidentifier():
-                    self.use(value)
-
-    def shell(self, command: str) -> None:
-        self.f.shell_commands.append(command)
-        # IPython expands {expr} and $name from the user namespace
-        for expr in re.findall(r"\{([^{}]+)\}", command):
-            try:
-                self.expr(ast.parse(expr, mode="eval").body)
-            except SyntaxError:
-                pass
-        for name in re.findall(r"(?<!\$)\$([A-Za-z_]\w*)", command):
-            self.use(name)
-        try:
-            words = shlex.split(command)
-        except ValueError:
-            words = command.split()
-        program = words[0].rsplit("/", 1)[-1] if words else ""
-        if re.search(r"\b(pip3?|conda|mamba|uv)\b.*\b(install|uninstall|remove|update|sync|add)\b",
-                     command):
-            self.f.env_commands.append(f"!{command}")
-            return
-        if program in READONLY_SHELL and not re.search(r">|\btee\b", command):
-            return
-        touched = {_norm_path(w) for w in words[1:] if _PATH_LITERAL.match(w)}
-        if touched:
-            self.f.paths |= touched
-        else:
-            self.f.opaque_why.append(f"!{command.strip()[:40]}")
-
-
-def _Module_inline(module: _Module, code: str) -> None:  # noqa: N802 - reads as a verb here
-    inner = CellFacts()
-    _analyse_python(code, inner, dict(module.known))
-    module.merge(inner)
-
-
-def _strip_options(line: str) -> str:
-    words = line.split()
-    while words and words[0].startswith("-"):
-        words = words[2:] if words[0] in ("-n", "-r", "-o", "-p") else words[1:]
-    return " ".join(words)
-
-
-def _norm_path(text: str) -> str:
-    return "file:" + text.strip().lstrip("./")
-
-
-def _ipython_call(node: ast.AST):
-    """``(method, [str args])`` for ``get_ipython().<method>('...', ...)``."""
-    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
-        return None
-    owner = node.func.value
-    if not (isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
-            and owner.func.id == "get_ipython"):
-        return None
-    args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    if len(args) != len(node.args):
-        return node.func.attr, []
-    return node.func.attr, args
-
-
-class _ExprScan(ast.NodeVisitor):
-    """Names an expression reads, mutations its calls may make, callables it runs."""
-
-    def __init__(self, module: _Module):
-        self.m = module
-        self.callees: set[str] = set()
-        self.shadow: list[set[str]] = []  # names local to an enclosing lambda/comprehension
-
-    def _shadowed(self, name: str) -> bool:
-        return any(name in frame for frame in self.shadow)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if self._shadowed(node.id):
-            return
-        if isinstance(node.ctx, ast.Load):
-            self.m.use(node.id)
-        elif isinstance(node.ctx, ast.Store):  # walrus target
-            self.m.define(node.id)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and _PATH_LITERAL.match(node.value):
-            self.m.f.paths.add(_norm_path(node.value))
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if self.m.magic(node):
-            return
-        func = node.func
-        qual = self.m.origin(func)
-        args_safe = False
-        if qual is not None:
-            effect = rng_effect(qual, node)
-            if effect:
-                self.m.rng(*effect)
-            source = uncontrolled_source(qual, node)
-            if source:
-                self.m.f.sources.append(source)
-        if isinstance(func, ast.Name):
-            self.callees.add(func.id)
-            self.m.f.called.add(func.id)
-            self.m.f.bound_at_call.setdefault(func.id, frozenset(self.m.bound))
-            user = self.m.functions.get(func.id) if not self._shadowed(func.id) else None
-            if user is not None and user.mutated_params is not None:
-                args_safe = True
-                self._user_call(node, user)
-            elif func.id in self.m.known or self._shadowed(func.id):
-                args_safe = not changes_arguments(qual, node)
-            else:
-                args_safe = func.id in PURE_FUNCS
-                if func.id in READS_ALL_FUNCS and not node.args:
-                    self.m.f.reads_all = True
-                if func.id in ("exec", "eval", "globals", "locals", "setattr", "delattr",
-                               "__import__"):
-                    self.m.f.opaque_why.append(func.id)
-        elif isinstance(func, ast.Attribute):
-            root = _root(func)
-            if root:
-                self.callees.add(root)
-                self.m.f.called.add(root)
-                self.m.f.bound_at_call.setdefault(root, frozenset(self.m.bound))
-            base = self.m.origin(func.value)
-            if base is not None:
-                receiver_changes = changes_receiver(base, func.attr, node)
-                args_safe = not changes_arguments(qual, node)
-            else:
-                inplace = any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant)
-                                                          and k.value.value is False)
-                              for k in node.keywords)
-                receiver_changes = func.attr not in PURE_METHODS or inplace
-                # list/set/dict methods store their arguments, they do not change them
-                args_safe = not receiver_changes or func.attr in CONTAINER_METHODS
-                if root in STATELESS_MODULES and root not in self.m.bound:
-                    receiver_changes = False
-            if isinstance(func.value, ast.Call):  # a temporary receiver
-                receiver_changes = False
-            if root and receiver_changes and not self._shadowed(root):
-                self.m.mutate(root)
-        if not args_safe:
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if isinstance(arg, ast.Starred):
-                    arg = arg.value
-                root = _root(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
-                if root and not self._shadowed(root):
-                    self.m.mutate(root)
-        self.generic_visit(node)
-
-    def _user_call(self, node: ast.Call, fn: FunctionFacts) -> None:
-        """A call of a user function: only the arguments it may change are mutated."""
-        changed = fn.mutated_params or set()
-        pairs = []
-        for i, arg in enumerate(node.args):
-            if isinstance(arg, ast.Starred) or i >= len(fn.params):
-                pairs.append((arg.value if isinstance(arg, ast.Starred) else arg, True))
-            else:
-                pairs.append((arg, fn.params[i] in changed))
-        for k in node.keywords:
-            pairs.append((k.value, k.arg is None or k.arg in changed or k.arg not in fn.params))
-        for arg, mutated in pairs:
-            root = _root(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
-            if mutated and root and not self._shadowed(root):
-                self.m.mutate(root)
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        for name in _free_names(node, _params(node.args)):
-            self.callees.add(name)  # what it reads, it reads when called
-        self.shadow.append(_params(node.args))
-        self.generic_visit(node)
-        self.shadow.pop()
-
-    def _comprehension(self, node) -> None:
-        bound: set[str] = set()
-        for gen in node.generators:
-            names, mutated = [], []
-            _target_names(gen.target, names, mutated)
-            bound.update(names)
-        self.shadow.append(bound)
-        self.generic_visit(node)
-        self.shadow.pop()
-
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
-
-
-def _params(args: ast.arguments) -> set[str]:
-    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    if args.vararg:
-        names.add(args.vararg.arg)
-    if args.kwarg:
-        names.add(args.kwarg.arg)
-    return names
-
-
-def _free_names(node: ast.AST, bound: set[str]) -> set[str]:
-    """Names read in ``node`` that are neither bound inside it nor builtins."""
-    local = set(bound)
-    loads: set[str] = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name):
-            (loads if isinstance(n.ctx, ast.Load) else local).add(n.id)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            local.add(n.name)
-        elif isinstance(n, ast.arg):
-            local.add(n.arg)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            for a in n.names:
-                local.add(a.asname or a.name.split(".")[0])
-        elif isinstance(n, ast.ExceptHandler) and n.name:
-            local.add(n.name)
-    return {n for n in loads - local if n not in BUILTINS}
+    def inline(self, code: str) -> None:
+        self.merge(self.nested_cell(code))
 
 
 def function_facts(node, known: Mapping[str, str] | None = None) -> FunctionFacts:
