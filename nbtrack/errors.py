@@ -17,6 +17,15 @@ class StoreError(NbtrackError):
     """The store folder is missing, unreadable, or holds something unexpected."""
 
 
+class StoreWriteError(StoreError, OSError):
+    """The store refused a write (a full disk, an I/O error). Nothing is lost: the data
+    stays in memory and nbtrack retries; ``run.end()`` can be called again."""
+
+
+class StoreWriteWarning(RuntimeWarning):
+    """Said once when a run's writes start failing (and once when they work again)."""
+
+
 class CorruptFileWarning(UserWarning):
     """A file in the store could not be read; it was skipped and everything else was read."""
 

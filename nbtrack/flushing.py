@@ -18,6 +18,8 @@ import weakref
 
 FLUSH_INTERVAL_S = float(os.environ.get("NBTRACK_FLUSH_INTERVAL", "0.5"))
 MIN_SPACING_S = 0.1
+FIRST_FLUSH_S = 0.2  # a new run's first points are written this soon, not an interval later
+HANDOFF_WAIT_S = 0.05  # how long a fast-logging thread has to take a flush hand-off
 BUSY_POINTS = 20_000  # a flush this big means a tight logging loop
 
 _runs: weakref.WeakSet = weakref.WeakSet()
@@ -25,6 +27,8 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _wake = threading.Event()
 _stop = threading.Event()
+_due = float("inf")  # monotonic time of the next timed flush
+_asked = False  # a flush was asked for (a cell ended): now, not at _due
 _warned = False
 # called as fn(run, batch) after each metric segment a flush writes, under the run's flush
 # lock (live charts: nbtrack.ui.live); must only note the batch and return
@@ -33,8 +37,13 @@ listeners: list = []
 
 def register(run) -> None:
     """Keep ``run`` flushed until it is unregistered (or garbage)."""
+    global _due
     with _lock:
         _runs.add(run)
+        soon = time.monotonic() + FIRST_FLUSH_S
+        if soon < _due:
+            _due = soon
+            _wake.set()  # the thread waits until the earlier time instead
         _ensure_thread()
 
 
@@ -48,25 +57,59 @@ def open_runs() -> list:
         return list(_runs)
 
 
-def flush_all() -> int:
-    """Flush every open run; the number of metric points written."""
-    return sum(_flush_quietly(run) for run in open_runs())
+def flush_all(hand_off: bool = False) -> int:
+    """Flush every open run; the number of metric points written.
+
+    ``hand_off`` (the flusher thread's own calls): a run that logs fast is asked to
+    write its buffer from its logging thread at its next ``log`` call. That thread
+    holds the GIL, so it writes in one go, where this thread would wait for the GIL
+    at every step of a flush while the loop runs (a first flush took 0.3-1 s); a run
+    that does not take the hand-off within ``HANDOFF_WAIT_S`` is flushed here.
+    """
+    runs = open_runs()
+    asked = [run for run in runs if hand_off and getattr(run, "hand_off", None) and run.hand_off()]
+    pending = {id(run): len(run._points) // 4 for run in asked}
+    if asked:
+        deadline = time.monotonic() + HANDOFF_WAIT_S
+        while time.monotonic() < deadline and any(
+                run._append == run._append_handoff for run in asked):
+            _stop.wait(0.005)  # the GIL is free meanwhile: the logging threads run
+    written = 0
+    for run in runs:
+        if run in asked and not run.take_back():
+            written += pending[id(run)]  # the logging thread flushed it
+            _finish_quietly(run)
+            continue
+        written += _flush_quietly(run)
+    return written
 
 
 def _flush_quietly(run) -> int:
     global _warned
     try:
-        return run.flush() or 0
+        written = run.flush() or 0
     except Exception as exc:  # noqa: BLE001 - a full disk must not kill the thread
-        if not _warned:
-            _warned = True
+        if not _warned and getattr(run, "_write_error", None) is None:
+            _warned = True  # runs say it themselves, once each; others are said here
             warnings.warn(
-                f"nbtrack could not write run {getattr(run, 'id', '?')}: {exc}; "
-                "the data stays in memory and the write is retried",
+                f"nbtrack could not write {type(run).__name__} {getattr(run, 'id', '?')}: "
+                f"{exc}; the data stays in memory and the write is retried",
                 RuntimeWarning,
                 stacklevel=2,
             )
         return 0
+    _finish_quietly(run)
+    return written
+
+
+def _finish_quietly(run) -> None:
+    """An ``end()`` that a full disk interrupted completes once writes go through."""
+    finish = getattr(run, "finish_pending", None)
+    if finish is not None:
+        try:
+            finish()
+        except Exception:  # noqa: BLE001 - retried at the next flush
+            pass
 
 
 def _loop() -> None:
@@ -77,13 +120,21 @@ def _loop() -> None:
         pass
     from .store.liveness import HEARTBEAT_EVERY_S
 
+    global _due, _asked
     last_beat = time.monotonic()
     busy = False
     while not _stop.is_set():
-        if not busy:  # heavy logging flushes every MIN_SPACING_S: buffers stay small
-            _wake.wait(FLUSH_INTERVAL_S)
-        _wake.clear()
-        busy = flush_all() >= BUSY_POINTS
+        while not busy and not _asked and not _stop.is_set():
+            # heavy logging flushes every MIN_SPACING_S (buffers stay small); otherwise at
+            # _due, which a newly registered run moves closer
+            left = _due - time.monotonic()
+            if left <= 0:
+                break
+            _wake.wait(left)
+            _wake.clear()
+        _asked = False
+        _due = time.monotonic() + FLUSH_INTERVAL_S
+        busy = flush_all(hand_off=True) >= BUSY_POINTS
         if busy:
             from .store.arrow_io import release_memory
 
@@ -129,6 +180,8 @@ def exiting() -> bool:
 
 def wake() -> None:
     """Ask for a flush now (at the end of every cell)."""
+    global _asked
+    _asked = True
     _wake.set()
 
 

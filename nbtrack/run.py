@@ -35,6 +35,8 @@ from .errors import (
     InvalidNameError,
     MetricTypeError,
     RunEndedError,
+    StoreWriteError,
+    StoreWriteWarning,
 )
 from .store import index, liveness, metric_files, objects, records
 from .store.atomic import claim_file
@@ -53,6 +55,11 @@ _BIG = 1.7976931348623157e308  # ints beyond float64's range are refused, not ov
 _pack = struct.Struct("=4d").pack
 COMPACT_EVERY = 64  # flush segments between merges of a running run's metric files
 BUFFER_CAP = 1 << 17  # points buffered before the logging thread writes them itself
+# points kept in memory while the store refuses writes (32 B each: 128 MiB); past it new
+# points are dropped, counted, and recorded as a ``gap`` event once writes work again
+MAX_UNWRITTEN = 1 << 22
+SPLIT_BELOW = 1 << 12  # a batch a full disk refuses is halved down to this many points
+HANDOFF_POINTS = 4096  # buffered past this, the logging thread flushes itself when asked
 MERGE_AFTER_S = 60.0  # runs older than this merge their metric files as they go
 
 
@@ -169,6 +176,7 @@ class Run:
         "_keys", "_key_ids", "_next_step", "_explicit", "_points", "_append",
         "_events", "_flush_lock", "_log_lock", "_merge_lock", "_unwritten", "_segments", "_born",
         "_alive_path", "_editing", "end_hooks", "_fast", "_watched", "_alerts", "__weakref__",
+        "_closed", "_end_lock", "_write_error", "_dropping", "_dropped", "_dropping_since",
     )
 
     def __init__(self, layout: Layout, run_id: str, name: str, experiment: str, owner: bool):
@@ -198,10 +206,20 @@ class Run:
         self._merge_lock = threading.Lock()
         self._born = _now()
         self._alive_path: Path | None = None
+        self._closed = False  # end() done: status, merge and summary written
+        self._end_lock = threading.Lock()
+        self._write_error: OSError | None = None  # the store refuses writes (said once)
+        self._dropping = False  # past MAX_UNWRITTEN points kept: new ones are counted only
+        self._dropped = 0
+        self._dropping_since = 0.0
         self._editing = False  # a stored run opened for edits: every event is written at once
         # called as hook(run, status) just before the run records its end (file tracing
         # hashes what it wrote, capture records the code identity); errors are warned about
         self.end_hooks: list = []
+        # the Arrow writer is imported here, on the caller's thread: imported by the
+        # flusher thread while a training loop holds the GIL it took seconds, and the
+        # first points reached disk late (the loss bound holds from the first flush)
+        metric_files.ready()
 
     # ------------------------------------------------------------------ metrics
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -485,42 +503,117 @@ class Run:
             return None
         taken = (list(self._keys), points[:n])
         del points[:n]
-        if n > BUFFER_CAP * 4:
+        if n > BUFFER_CAP * 4 and not self._dropping:
             # the logger outpaces this thread (it holds the GIL): make it flush for
             # itself past the cap, so memory stays bounded; free on the hot path
             self._append = self._append_capped
         return taken
 
+    def _plain_append(self):
+        return self._drop if self._dropping else self._points.frombytes
+
     def _append_capped(self, point: bytes) -> None:
         points = self._points
         points.frombytes(point)
         if len(points) > BUFFER_CAP * 4:
-            self._append = points.frombytes
+            self._append = self._plain_append()
+            self._flush_from_logger()
+
+    def _append_handoff(self, point: bytes) -> None:
+        """Asked for by the flusher thread when this run logs fast: the logging thread,
+        which holds the GIL, writes its own buffer at once, instead of the flusher
+        waiting for the GIL at every step of a flush (hundreds of ms in a hot loop)."""
+        self._points.frombytes(point)
+        self._append = self._plain_append()
+        self._flush_from_logger()
+
+    def hand_off(self) -> bool:
+        """Ask the logging thread to flush at its next ``log`` call; False (nothing asked)
+        when too little is buffered for it to matter."""
+        if len(self._points) < 4 * HANDOFF_POINTS or self._dropping or self._ended:
+            return False
+        self._append = self._append_handoff
+        return True
+
+    def take_back(self) -> bool:
+        """Cancel a hand-off the logging thread has not taken; True if it had not."""
+        if self._append == self._append_handoff:
+            self._append = self._plain_append()
+            return True
+        return False
+
+    def _flush_from_logger(self) -> None:
+        try:
             self.flush()
+        except Exception:  # noqa: BLE001 - the training loop never sees a write error:
+            pass  # the run warned once with the path, and keeps the data to write later
+
+    def _drop(self, point: bytes) -> None:
+        self._dropped += 1
+
+    def _keep(self, taken: tuple) -> None:
+        """Queue points taken from the buffer for writing; while the store refuses writes
+        they join the last queued batch (one file when space returns, not thousands)."""
+        if self._write_error is not None and self._unwritten:
+            _, points = self._unwritten[-1]
+            points.extend(taken[1])
+            self._unwritten[-1] = (taken[0], points)  # later keys extend earlier ones
+        else:
+            self._unwritten.append(taken)
+
+    def unwritten_points(self) -> int:
+        return (sum(len(p) for _, p in self._unwritten) + len(self._points)) // 4
 
     def flush(self) -> int:
         """Write everything buffered now (metrics as one Arrow segment, events as JSON);
-        returns the number of metric points written."""
+        returns the number of metric points written.
+
+        When the store refuses a write (``ENOSPC``, ``EIO``) nothing is lost: the data
+        stays in memory, in order, and is written by a later flush; the run warns once
+        (``StoreWriteWarning``) with the path, and this call raises ``StoreWriteError``.
+        A run's ``status`` is written only after the points logged before it.
+        """
         written = 0
         merge_due = False
+        error: OSError | None = None
         with self._flush_lock:
             taken = self._take_points()
             if taken is not None:
-                self._unwritten.append(taken)
-            while self._unwritten:  # a failed write is retried, in order, next time
-                keys, points = self._unwritten[0]
-                batch = metric_files.build_batch(self.id, keys, points)
-                metric_files.write_segment(self.layout, self.id, batch)
-                self._unwritten.pop(0)
-                written += batch.num_rows
-                for listener in flushing.listeners:  # live charts; empty unless one is open
-                    listener(self, batch)
-                self._segments += 1
-                merge_due |= self._segments % COMPACT_EVERY == 0
-            m = len(self._events)
+                self._keep(taken)
+            try:
+                while self._unwritten:  # a failed write is retried, in order, next time
+                    keys, points = self._unwritten[0]
+                    batch = metric_files.build_batch(self.id, keys, points)
+                    try:
+                        metric_files.write_segment(self.layout, self.id, batch)
+                    except OSError:
+                        if len(points) > 4 * SPLIT_BELOW:  # maybe half of it fits
+                            half = len(points) // 8 * 4
+                            self._unwritten[0:1] = [(keys, points[:half]), (keys, points[half:])]
+                            continue
+                        raise
+                    self._unwritten.pop(0)
+                    written += batch.num_rows
+                    for listener in flushing.listeners:  # live charts; empty unless one is open
+                        listener(self, batch)
+                    self._segments += 1
+                    merge_due |= self._segments % COMPACT_EVERY == 0
+            except OSError as exc:
+                error = exc
+            events = self._events
+            m = len(events)
+            if self._unwritten:  # the status waits for the points logged before it
+                m = next((i for i, ev in enumerate(events[:m]) if ev.get("type") == "status"), m)
             if m:
-                records.write_records(self.layout.events_dir(self.id), self._events[:m])
-                del self._events[:m]
+                try:
+                    records.write_records(self.layout.events_dir(self.id), events[:m])
+                    del events[:m]
+                except OSError as exc:
+                    error = error or exc
+            if error is not None:
+                self._writes_failed(error)
+            elif self._write_error is not None and not self._unwritten:
+                self._writes_work_again()
         long_run = _now() - self._born > MERGE_AFTER_S  # short runs just merge at the end
         if merge_due and long_run and self.owner and not self._ended \
                 and self._merge_lock.acquire(False):
@@ -528,9 +621,61 @@ class Run:
             # a handful of files); outside the flush lock, so flushes carry on meanwhile
             try:
                 metric_files.maintain(self.layout, self.id, fan_in=COMPACT_EVERY)
+            except OSError:
+                pass  # a full disk: merged later (at the end, or by a tidy sweep)
             finally:
                 self._merge_lock.release()
+        if error is not None:
+            raise StoreWriteError(
+                f"could not write run {self.name} ({self.id}) to {_where(error, self)}: "
+                f"{error.strerror or error}. Nothing is lost: {self.unwritten_points():,} "
+                "points and the events are kept in memory and written as soon as the "
+                "store takes writes again (retried every flush); run.end() can be "
+                "called again"
+            ) from error
         return written
+
+    def _writes_failed(self, error: OSError) -> None:
+        import warnings
+
+        first = self._write_error is None
+        self._write_error = error
+        kept = self.unwritten_points()
+        if kept >= MAX_UNWRITTEN and not self._dropping:
+            self._dropping, self._dropping_since = True, _now()
+            self._append = self._drop
+            warnings.warn(
+                f"nbtrack: run {self.name} ({self.id}) keeps {kept:,} unwritten points in "
+                f"memory, its limit: further points are dropped (and counted) until "
+                f"{_where(error, self)} takes writes again",
+                StoreWriteWarning, stacklevel=3,
+            )
+        if first:
+            warnings.warn(
+                f"nbtrack: could not write run {self.name} ({self.id}) to "
+                f"{_where(error, self)}: {error.strerror or error}; logging goes on, the "
+                f"data stays in memory (up to {MAX_UNWRITTEN:,} points) and is written when "
+                "the store takes writes again, or at run.end()",
+                StoreWriteWarning, stacklevel=3,
+            )
+
+    def _writes_work_again(self) -> None:
+        import warnings
+
+        self._write_error = None
+        dropped = ""
+        if self._dropping:
+            now = _now()
+            self._dropping = False
+            self._append = self._points.frombytes
+            self._events.append({
+                "type": "gap", "t": now, "points": self._dropped, "from_t": self._dropping_since,
+                "to_t": now, "reason": "the store refused writes and the memory limit was reached",
+            })
+            dropped = f" ({self._dropped:,} points logged meanwhile were dropped: see the gap event)"
+            self._dropped = 0
+        warnings.warn(f"nbtrack: run {self.name} ({self.id}) is written again; everything kept "
+                      f"in memory is on disk{dropped}", StoreWriteWarning, stacklevel=3)
 
     def heartbeat(self, touch: bool = True) -> None:
         """Called by the flusher thread: write the run's alive marker the first time (off
@@ -543,41 +688,67 @@ class Run:
             liveness.touch(self._alive_path)
 
     def end(self, status: str = "completed", message: str | None = None) -> None:
-        """Finish the run: flush, record the status, compact, update the index."""
+        """Finish the run: flush, record the status, compact, update the index.
+
+        If the store refuses the writes (a full disk) this raises ``StoreWriteError``
+        with everything kept in memory; the flusher thread retries, and calling
+        ``end()`` again finishes the run once the writes go through.
+        """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         if status not in STATUSES or status == "running":
             raise ValueError(
                 f"status must be one of completed, failed, killed, crashed; got {status!r}"
             )
-        if self._ended:
+        if self._closed:
             return
         if not self.owner:  # a subprocess attached to the kernel's run only flushes
             self._ended = True
             self.flush()
+            self._closed = True
             flushing.unregister(self)
             return
-        for hook in list(self.end_hooks):
-            try:
-                hook(self, status)
-            except Exception as exc:  # noqa: BLE001 - ending must not fail half-way
-                import warnings
+        if not self._ended:
+            for hook in list(self.end_hooks):
+                try:
+                    hook(self, status)
+                except Exception as exc:  # noqa: BLE001 - ending must not fail half-way
+                    import warnings
 
-                warnings.warn(f"nbtrack: an end hook of run {self.name} failed: {exc!r}",
-                              RuntimeWarning, stacklevel=2)
-        self._event("status", status=status, message=message)
-        self._ended = True
-        self.status = status
-        try:
-            self.flush()
-        finally:
-            flushing.unregister(self)
+                    warnings.warn(f"nbtrack: an end hook of run {self.name} failed: {exc!r}",
+                                  RuntimeWarning, stacklevel=2)
+            self._event("status", status=status, message=message)
+            self._ended = True
+            self.status = status
             from . import active
 
             active.forget(self)
-        with self._merge_lock:  # never two merges of the same files at once
-            metric_files.compact(self.layout, self.id)
-        write_summary(self.layout, self.id)
-        liveness.clear_alive(self.layout, self.id)
+        self._finish()
+
+    def _finish(self) -> None:
+        """What ``end`` writes after the status; safe to call again until it succeeds
+        (the run stays registered with the flusher thread, which retries)."""
+        with self._end_lock:
+            if self._closed:
+                return
+            self.flush()  # raises StoreWriteError, with everything still kept
+            flushing.unregister(self)
+            self._closed = True
+            try:
+                with self._merge_lock:  # never two merges of the same files at once
+                    metric_files.compact(self.layout, self.id)
+            except OSError:
+                pass  # no room to merge: the files stay as they are, all readable
+            try:
+                write_summary(self.layout, self.id)
+            except OSError:
+                pass  # readers rebuild the row from the run's events
+            liveness.clear_alive(self.layout, self.id)
+
+    def finish_pending(self) -> None:
+        """Called by the flusher after a flush went through: complete an ``end()``
+        that a full disk interrupted."""
+        if self.owner and self._ended and not self._closed:
+            self._finish()
 
     def __enter__(self) -> Run:
         return self
@@ -615,8 +786,20 @@ class Run:
         self._flush_lock = threading.Lock()
         self._log_lock = threading.Lock()
         self._merge_lock = threading.Lock()
+        self._end_lock = threading.Lock()
+        self._write_error, self._dropping, self._dropped = None, False, 0
+        self._append = self._points.frombytes
         self.owner = False
         self._alive_path = None
+
+
+def _where(error: OSError, run: Run) -> str:
+    """The folder a failed write went to (the temporary file's name says nothing)."""
+    name = getattr(error, "filename", None)
+    if not name:
+        return str(run.layout.run_dir(run.id))
+    path = Path(os.fsdecode(name))
+    return str(path.parent if path.name.startswith(".") else path)
 
 
 def _iter_tags(tags: tuple) -> list:

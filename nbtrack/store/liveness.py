@@ -18,7 +18,7 @@ from pathlib import Path
 from .atomic import WRITER, write_json_atomic
 from .layout import Layout, visible_files
 
-HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_EVERY_S = float(os.environ.get("NBTRACK_HEARTBEAT_EVERY", "5"))
 STALE_AFTER_S = 60.0
 
 

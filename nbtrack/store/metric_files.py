@@ -41,6 +41,15 @@ class Vanished(Exception):
     """A listed file was removed (compacted) before it could be read: list again."""
 
 
+def ready() -> None:
+    """Import what writing a segment needs (pyarrow, its compute functions), once."""
+    import sys
+
+    if "pyarrow.compute" not in sys.modules:
+        pa()
+        import pyarrow.compute  # noqa: F401
+
+
 def schema():
     arrow = pa()
     dict_str = arrow.dictionary(arrow.int32(), arrow.string())
