@@ -19,6 +19,15 @@ export function valueText(value, present = true) {
   return JSON.stringify(value);
 }
 
+const KEY_WIDTH = 220;
+const RUN_WIDTH = 170;
+
+/** A table whose columns line up with every other section's: a fixed key column, runs equal. */
+function alignedTable(className, runs, ...children) {
+  return h("table", { className: `nbt-grid nbt-cmp-table ${className}`, style: { width: `max(100%, ${KEY_WIDTH + runs.length * RUN_WIDTH}px)` } },
+    h("colgroup", {}, h("col", { style: { width: `${KEY_WIDTH}px` } }), runs.map(() => h("col"))), ...children);
+}
+
 function runHeader(run, index, openRun) {
   return h("th", { className: "nbt-cmp-run", dataset: { runId: run.run_id }, scope: "col" },
     h("div", { className: "nbt-cmp-runline" },
@@ -50,7 +59,7 @@ function sectionTable(title, rows, runs, state, openRun) {
   }
   if (!shown.length) body.appendChild(h("tr", {}, h("td", { className: "nbt-muted", colSpan: runs.length + 1, text: state.hideEqual ? "all equal" : "no match" })));
   return h("section", { className: "nbt-section", dataset: { section: title } }, head,
-    h("div", { className: "nbt-cmp-scroll" }, h("table", { className: "nbt-grid nbt-cmp-table" },
+    h("div", { className: "nbt-cmp-scroll" }, alignedTable("", runs,
       h("thead", {}, h("tr", {}, h("th", { className: "nbt-cmp-key" }), runs.map((run, i) => runHeader(run, i, openRun)))), body)));
 }
 
@@ -68,7 +77,7 @@ function metricsTable(metrics, runs, state, openRun) {
           h("div", { className: "nbt-muted nbt-cmp-range", text: `min ${number(c.min)} · max ${number(c.max)}` }))
         : h("td", { className: "nbt-cmp-metric nbt-missing", text: "—" })))));
   }
-  return h("div", { className: "nbt-cmp-scroll" }, h("table", { className: "nbt-grid nbt-cmp-table nbt-cmp-metrics" },
+  return h("div", { className: "nbt-cmp-scroll" }, alignedTable("nbt-cmp-metrics", runs,
     h("thead", {}, h("tr", {}, h("th", { className: "nbt-cmp-key", text: "last (min · max)" }), runs.map((run, i) => runHeader(run, i, openRun)))), body));
 }
 
