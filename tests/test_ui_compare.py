@@ -229,9 +229,11 @@ def test_the_panel_answers_compare_diff_points_and_curves(three):
     assert {"params.lr", "params.opt.name", "metrics.loss"} <= set(frame.columns)
     names = [a["name"] for a in reply["axes"]["params"]]
     assert names[0] == "params.opt.name"  # what varies comes first
-    reply, buffers = wire.ask("curves", key="metrics.loss")
+    reply, _ = wire.ask("chart", kind="curves", key="metrics.loss")
+    assert reply["ok"] and reply["key"] == "loss" and reply["datasets"] == ["curves"]
+    reply, buffers = wire.ask("chart_data", kind="curves", name="curves")
     curves = pl.read_ipc_stream(io.BytesIO(buffers[0]))
-    assert reply["key"] == "loss" and curves.height == 9 and curves["run_id"].n_unique() == 3
+    assert curves.height == 9 and curves["name"].unique().sort().to_list() == ["run-0", "run-1", "run-2"]
     assert panel.pair == three[:2]
 
 
@@ -294,14 +296,14 @@ def test_parallel_axes_scale_numbers_log_spread_categories_and_end_with_the_obje
     assert ("params.lr", "0.1 (log)") in labels and ("params.opt", "adam") in labels and ("params.bs", "64") in labels
 
 
-@pytest.mark.parametrize("kind", ["parallel", "scatter"])
+@pytest.mark.parametrize("kind", ["parallel", "scatter", "curves"])
 def test_compare_charts_compile_in_vega_and_come_out_as_altair(three, kind):
     import altair as alt
     import vl_convert
 
     panel = ComparePanel(layout(), three)
     wire = Wire(panel)
-    reply, _ = wire.ask("chart", kind=kind, objective="loss", x="opt.name", y="loss")
+    reply, _ = wire.ask("chart", kind=kind, objective="loss", x="opt.name", y="loss", key="loss")
     assert reply["ok"], reply.get("error")
     names = reply["datasets"]
     data = {}
@@ -313,7 +315,8 @@ def test_compare_charts_compile_in_vega_and_come_out_as_altair(three, kind):
     assert '"name": "' in text and '"values"' not in text  # the rows come over the comm, not in the spec
     svg = vl_convert.vegalite_to_svg({**spec, "datasets": data, "width": 400})
     assert svg.startswith("<svg")
-    chart = (panel.parallel("loss") if kind == "parallel" else panel.scatter("opt.name", "loss")).to_altair()
+    chart = {"parallel": lambda: panel.parallel("loss"), "scatter": lambda: panel.scatter("opt.name", "loss"),
+             "curves": lambda: panel.curves("loss")}[kind]().to_altair()
     assert isinstance(chart, (alt.Chart, alt.LayerChart))
     inline = json.dumps(chart.to_dict())
     assert "run-0" in inline and "run-2" in inline
