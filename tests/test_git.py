@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from nbtrack.capture import git
+from nbtrack.capture import git, git_cache
 
 TOKEN = "ghp_" + "Pl4ntedT0kenPl4ntedT0kenPl4ntedT0ken"
 
@@ -135,3 +136,135 @@ def test_a_nested_repository_created_later_is_seen(repo):
     sh(repo / "sub", "init", "-q", "-b", "inner")
     nested = git.info(repo / "sub")
     assert nested["root"] == os.path.realpath(repo / "sub") and nested["branch"] == "inner"
+
+
+# ---------------------------------------------------------------- asked once, while nothing changes
+def age(root: Path, seconds: float = 60.0) -> None:
+    """Date every file and folder of the repository (its .git too) ``seconds`` back, as a
+    tree that was last edited a while ago (fresh ones are asked again: racy timestamps)."""
+    past = time.time() - seconds
+    for folder, dirs, files in os.walk(root):
+        for name in files + dirs:
+            os.utime(os.path.join(folder, name), (past, past), follow_symlinks=False)
+    os.utime(root, (past, past))
+
+
+@pytest.fixture
+def statuses(monkeypatch):
+    """The folders ``git status`` was run in, in order."""
+    asked: list[str] = []
+    real = git._git
+
+    def counting(exe, where, *args):
+        if args and args[0] == "status":
+            asked.append(where)
+        return real(exe, where, *args)
+
+    monkeypatch.setattr(git, "_git", counting)
+    git_cache.forget()
+    yield asked
+    git_cache.settle()
+    git_cache.forget()
+
+
+def cached_clean(repo: Path, statuses: list) -> dict:
+    """Age the tree, ask once, let the fingerprint settle, and check the next ask is free."""
+    age(repo)
+    first = git.info(repo)
+    git_cache.settle()
+    n = len(statuses)
+    again = git.info(repo)
+    assert again == first and len(statuses) == n, "an unchanged tree ran git status again"
+    return first
+
+
+def test_an_unchanged_tree_is_answered_without_git(repo, statuses):
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    sh(repo, "add", ".")
+    sh(repo, "commit", "-q", "-m", "more")
+    facts = cached_clean(repo, statuses)
+    assert facts["dirty"] is False and facts["commit"] == sh(repo, "rev-parse", "HEAD")
+    for _ in range(5):
+        assert git.info(repo) == facts
+    assert len(statuses) == 1
+    (repo / "outputs").mkdir()
+    age(repo)  # an ignored folder made a while ago: a new output in it changes nothing
+    git.info(repo)
+    git_cache.settle()
+    n = len(statuses)
+    (repo / "outputs" / "model.pt").write_bytes(b"weights")
+    assert git.info(repo)["dirty"] is False and len(statuses) == n
+
+
+def test_an_edit_after_a_cached_answer_reads_dirty(repo, statuses):
+    cached_clean(repo, statuses)
+    before = (repo / "train.py").stat()
+    (repo / "train.py").write_text("print('HI')\n")  # same size, same inode, same second
+    assert (repo / "train.py").stat().st_size == before.st_size
+    facts = git.info(repo)
+    assert facts["dirty"] is True and facts["changes"] == 1
+    sh(repo, "checkout", "--", "train.py")
+    assert git.info(repo)["dirty"] is False
+
+
+def test_a_new_untracked_file_after_a_cached_answer_reads_dirty(repo, statuses):
+    (repo / "src").mkdir()
+    (repo / "src" / "a.py").write_text("a = 1\n")
+    sh(repo, "add", ".")
+    sh(repo, "commit", "-q", "-m", "src")
+    cached_clean(repo, statuses)
+    (repo / "src" / "helper.py").write_text("x = 1\n")  # in a folder, not at the top
+    facts = git.info(repo)
+    assert facts["dirty"] is True and facts["untracked"] == 1
+    (repo / "src" / "helper.py").unlink()
+    cached_clean(repo, statuses)
+    (repo / "notes").mkdir()  # a new untracked folder with a file in it
+    (repo / "notes" / "todo.md").write_text("- x\n")
+    assert git.info(repo)["untracked"] == 1
+    cached_clean(repo, statuses)  # an untracked folder is watched too
+    (repo / "notes" / "todo.md").unlink()
+    (repo / "notes").rmdir()
+    assert git.info(repo)["dirty"] is False
+
+
+def test_staging_and_commits_after_a_cached_answer_are_seen(repo, statuses):
+    cached_clean(repo, statuses)
+    (repo / "train.py").write_text("print('staged')\n")
+    sh(repo, "add", "train.py")
+    assert git.info(repo)["dirty"] is True
+    sh(repo, "commit", "-q", "-m", "second")
+    cached_clean(repo, statuses)
+    first = sh(repo, "rev-parse", "HEAD")
+    sh(repo, "commit", "-q", "--allow-empty", "-m", "third")  # HEAD moves, no file changes
+    facts = git.info(repo)
+    assert facts["commit"] == sh(repo, "rev-parse", "HEAD") != first
+    cached_clean(repo, statuses)
+    sh(repo, "checkout", "-q", "-b", "feature")
+    assert git.info(repo)["branch"] == "feature"
+
+
+def test_a_tree_edited_just_before_is_asked_again(repo, statuses):
+    (repo / "train.py").write_text("print('just now')\n")  # not aged: racy timestamps
+    git.info(repo)
+    git_cache.settle()
+    git.info(repo)
+    assert len(statuses) == 2, "a fingerprint taken in the same instant as an edit was trusted"
+
+
+def test_run_starts_in_a_git_tree_see_edits(repo, statuses, monkeypatch):
+    import nbtrack
+
+    monkeypatch.chdir(repo)
+    age(repo)
+    nbtrack.start_run("e").end()
+    git_cache.settle()
+    n = len(statuses)
+    second = nbtrack.start_run("e")
+    second.end()
+    assert len(statuses) == n  # the store is outside the tree: nothing changed
+    (repo / "train.py").write_text("print('edit')\n")
+    third = nbtrack.start_run("e")
+    third.end()
+    events = {r: nbtrack.get_run(r.id)["git"] for r in (second, third)}
+    assert events[second]["dirty"] is False and events[third]["dirty"] is True

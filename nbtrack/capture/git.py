@@ -1,11 +1,13 @@
 """The git state of the code a run ran: commit, branch, origin, and whether it was dirty.
 
-Read at every run start, because people edit between runs. The cost is one
-``git status --porcelain=v2 --branch`` (a few milliseconds): it is needed for
-the dirty flag anyway, which no cheap fingerprint can stand in for (an edited
-file changes no file under ``.git``), and it reports commit and branch for
-free, so those need no cache keyed on ``HEAD``. What does not change as files
-are edited is cached: the work tree's top per folder, and the origin URL, kept
+Asked at every run start, because people edit between runs. The answer comes from
+one ``git status --porcelain=v2 --branch`` (a few milliseconds: a process and a walk
+of the tree), which gives commit, branch and the dirty flag together. It is asked
+once per process and again only when something it depends on can have changed:
+``git_cache`` keeps a stat fingerprint of HEAD, the index, the tracked files and
+their folders, taken off the caller's thread, so a sweep's next run start costs a
+few hundred ``lstat`` calls and no process. What does not change as files are
+edited is cached too: the work tree's top per folder, and the origin URL, kept
 until the repository's ``config`` file changes. A folder outside any repository
 is answered from a few ``stat`` calls, with no subprocess.
 
@@ -22,14 +24,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+
+from . import git_cache
 
 TIMEOUT_S = 3.0  # a run start must not hang on a huge or network-mounted tree
 
 _lock = threading.Lock()
 _git_exe: tuple[str | None, str | None] = (None, None)  # (PATH it was found on, git)
 _roots: dict[
-    tuple, tuple[str, str]
-] = {}  # (folder, .git, GIT_DIR, GIT_WORK_TREE) -> (root, common)
+    tuple, tuple[str, str, str]
+] = {}  # (folder, .git, GIT_DIR, GIT_WORK_TREE) -> (root, common, git dir)
 _remotes: dict[str, tuple[tuple, str | None]] = {}  # config path -> (stat key, origin url)
 
 
@@ -59,18 +64,31 @@ def _info(path) -> dict | None:
     located = _locate(git, start, (dotgit, *explicit))
     if located is None:
         return None
-    root, common_dir = located
+    root, common_dir, git_dir = located
+    cacheable = explicit == (None, None)
+    if cacheable:
+        known = git_cache.lookup(root)
+        if known is not None:
+            return known
     out = {"root": root, "commit": None, "branch": None, "remote_url": None,
            "dirty": None, "changes": None, "untracked": None}  # fmt: skip
+    asked_at = time.time()
     status = _git(git, root, "status", "--porcelain=v2", "--branch", "--no-renames",
                   "--untracked-files=normal")  # fmt: skip
     if status is not None:
-        out.update(_parse_status(status))
-    else:  # status failed or timed out (a huge tree): commit and branch still, dirty unknown
-        head = _git(git, root, "rev-parse", "--verify", "-q", "HEAD")
-        out["commit"] = head.strip() or None if head else None
-        branch = _git(git, root, "symbolic-ref", "-q", "--short", "HEAD")
-        out["branch"] = branch.strip() or None if branch else None
+        facts = _parse_status(status)
+        untracked_dirs = facts.pop("untracked_dirs")
+        out.update(facts)
+        out["remote_url"] = _origin(git, root, common_dir)
+        if cacheable and not any(d.startswith('"') for d in untracked_dirs):  # quoted: odd
+            git_cache.remember(lambda where, *args: _git(git, where, *args), root, git_dir,
+                               common_dir, out, asked_at, untracked_dirs)  # fmt: skip
+        return out
+    # status failed or timed out (a huge tree): commit and branch still, dirty unknown
+    head = _git(git, root, "rev-parse", "--verify", "-q", "HEAD")
+    out["commit"] = head.strip() or None if head else None
+    branch = _git(git, root, "symbolic-ref", "-q", "--short", "HEAD")
+    out["branch"] = branch.strip() or None if branch else None
     out["remote_url"] = _origin(git, root, common_dir)
     return out
 
@@ -112,20 +130,21 @@ def _git(git: str, where: str, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _locate(git: str, start: str, found_by: tuple) -> tuple[str, str] | None:
-    """(work tree top, common git dir) for ``start``, asked of git once per folder and
-    ``.git`` found above it (a later ``git init`` nearer to ``start`` is a new key)."""
+def _locate(git: str, start: str, found_by: tuple) -> tuple[str, str, str] | None:
+    """(work tree top, common git dir, git dir) for ``start``, asked of git once per folder
+    and ``.git`` found above it (a later ``git init`` nearer to ``start`` is a new key)."""
     key = (start, *found_by)
     with _lock:
         found = _roots.get(key)
     if found is not None and os.path.isdir(found[1]):
         return found
-    out = _git(git, start, "rev-parse", "--show-toplevel", "--git-common-dir")
+    out = _git(git, start, "rev-parse", "--show-toplevel", "--git-common-dir",
+               "--absolute-git-dir")  # fmt: skip
     lines = out.splitlines() if out else []
-    if len(lines) != 2 or not lines[0]:
+    if len(lines) != 3 or not lines[0]:
         return None  # bare repository, inside .git, or git refuses it
     root, common = lines[0], os.path.join(start, lines[1])  # common dir may be relative
-    found = (os.path.normpath(root), os.path.normpath(common))
+    found = (os.path.normpath(root), os.path.normpath(common), os.path.normpath(lines[2]))
     with _lock:
         _roots[key] = found
     return found
@@ -134,6 +153,7 @@ def _locate(git: str, start: str, found_by: tuple) -> tuple[str, str] | None:
 def _parse_status(text: str) -> dict:
     commit = branch = None
     changes = untracked = 0
+    untracked_dirs = []
     for line in text.splitlines():
         if line.startswith("# branch.oid "):
             oid = line[13:].strip()
@@ -143,10 +163,13 @@ def _parse_status(text: str) -> dict:
             branch = None if head == "(detached)" else head
         elif line.startswith("? "):
             untracked += 1
+            if line.endswith("/"):
+                untracked_dirs.append(line[2:].rstrip("/"))
         elif line[:2] in ("1 ", "2 ", "u "):
             changes += 1
     return {"commit": commit, "branch": branch, "dirty": bool(changes or untracked),
-            "changes": changes, "untracked": untracked}  # fmt: skip
+            "changes": changes, "untracked": untracked,
+            "untracked_dirs": untracked_dirs}  # fmt: skip
 
 
 def _origin(git: str, root: str, common_dir: str) -> str | None:
