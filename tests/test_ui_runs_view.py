@@ -147,7 +147,10 @@ def test_group_by_sweep_puts_trials_together_and_other_runs_last(layout):
     v = view(layout, group_by="sweep_id")
     headers = v.rows.filter(v.rows["_kind"] == "group")
     assert headers["_group_count"].to_list() == [3, 12]
-    assert headers["_group"].to_list()[1] == ""  # runs of no sweep, last
+    assert headers["_group"].to_list() == ["lr-grid", ""]  # the sweep's name; runs of no sweep last
+    assert headers["_group_key"].to_list() == [sweep.id, ""]
+    folded = view(layout, group_by="sweep_id", collapsed=[sweep.id])
+    assert folded.count == 2 + 12
     trials = v.rows["sweep_trial"].to_list()[1:4]
     assert sorted(trials) == [0, 1, 2] or sorted(trials) == [1, 2, 3]
     assert view(layout, group_by="no-such-column").rows.height == 15  # unknown: not grouped

@@ -211,7 +211,7 @@ export class VirtualTable {
     }
     if (row._kind === "group") {
       const open = !row._collapsed;
-      return h("div", { className: "nbt-row nbt-grouprow", role: "row", dataset: { index, group: row._group ?? "" } },
+      return h("div", { className: "nbt-row nbt-grouprow", role: "row", dataset: { index, group: row._group_key ?? row._group ?? "" } },
         h("div", { className: "nbt-cell nbt-groupcell" },
           h("span", { className: "nbt-caret", text: open ? "▾" : "▸" }),
           h("span", { className: "nbt-groupname", text: row._group || "(none)" }),
@@ -233,7 +233,7 @@ export class VirtualTable {
     const row = this.o.getRow(index);
     if (!row) return;
     if (row._kind === "group") {
-      this.o.onGroup(row._group);
+      this.o.onGroup(row._group_key ?? row._group);
       return;
     }
     if (event.target.classList.contains("nbt-check")) {

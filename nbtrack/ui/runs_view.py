@@ -27,12 +27,13 @@ BASE_COLUMNS = (
 )
 OTHER_COLUMNS = {"ended": "time", "host": "text", "run_id": "text", "parent_run_id": "text",
                  "archived": "bool", "notes": "text", "inputs": "tags", "outputs": "tags",
-                 "sweep_id": "text", "sweep_trial": "number", "alerts": "number"}
+                 "sweep_id": "text", "sweep": "text", "sweep_trial": "number", "alerts": "number"}
 NOT_SHOWN = {"input_sha256", "output_sha256"}
 PREFIXES = ("params.", "metrics.", "metadata.")
 MAX_DEFAULT_KEYS = 24  # params + metrics shown before the column picker is needed
 PRIVATE = ("_hidden", "_haystack")
 GROUPABLE = ("experiment", "sweep_id", "status", "user", "host")  # sweep_id: a sweep's trials together
+GROUP_LABELS = {"sweep_id": "sweep"}  # a group's header shows this column's value when present
 
 
 @dataclass
@@ -87,7 +88,13 @@ def load(layout: Layout, experiment: list | None = None, run_ids: list | None = 
          pl.col("notes") if "notes" in frame.columns else pl.lit("")],
         separator="\n", ignore_nulls=True,
     ).str.to_lowercase()
-    return frame.with_columns(hidden.alias("_hidden"), haystack.alias("_haystack"))
+    frame = frame.with_columns(hidden.alias("_hidden"), haystack.alias("_haystack"))
+    if "sweep_id" in frame.columns and frame["sweep_id"].drop_nulls().len():
+        from ..tuning import records  # a sweep's trials are headed by the sweep's name
+
+        names = {d["id"]: d.get("name") or d["id"] for d in records.all_definitions(layout)}
+        frame = frame.with_columns(sweep=pl.col("sweep_id").replace_strict(names, default=pl.col("sweep_id")))
+    return frame
 
 
 @dataclass
@@ -177,21 +184,27 @@ def compute(base, state: ViewState) -> View:
     else:
         columns = default
     runs = frame.drop(PRIVATE)
-    rows = _grouped(runs, group, state.collapsed) if group else runs
+    label = GROUP_LABELS.get(group)
+    rows = _grouped(runs, group, state.collapsed, label if label in runs.columns else None) if group else runs
     return View(rows=rows, runs=runs, total=total, columns=columns, all_columns=every)
 
 
-def _grouped(runs, column: str, collapsed: list):
+def _grouped(runs, column: str, collapsed: list, label: str | None = None):
     """Runs with one header row before each group (runs sharing ``column``'s value; runs with
-    none form the last group); a collapsed group keeps only its header."""
+    none form the last group); a collapsed group keeps only its header. The header reads
+    ``label``'s value where given (a sweep's name), its key stays ``column``'s (``_group_key``)."""
     import polars as pl
 
     key = pl.col(column).cast(pl.String).fill_null("")
-    keyed = runs.with_columns(key.alias("_key"))
-    groups = keyed.group_by("_key", maintain_order=True).len("_group_count").with_row_index("_g")
+    text = pl.col(label).cast(pl.String).fill_null("") if label else key
+    keyed = runs.with_columns(key.alias("_key"), text.alias("_label"))
+    groups = (keyed.group_by("_key", maintain_order=True)
+              .agg(pl.len().alias("_group_count"), pl.col("_label").first())
+              .with_row_index("_g"))
     folded = [c for c in collapsed if isinstance(c, str)]
     headers = groups.select(
-        pl.lit("group").alias("_kind"), pl.col("_key").alias("_group"), "_group_count",
+        pl.lit("group").alias("_kind"), pl.col("_label").alias("_group"), pl.col("_key").alias("_group_key"),
+        "_group_count",
         pl.col("_key").is_in(folded).alias("_collapsed"), "_g", pl.lit(-1, pl.Int64).alias("_pos"),
     )
     body = (
@@ -200,14 +213,15 @@ def _grouped(runs, column: str, collapsed: list):
         .filter(~pl.col("_key").is_in(folded))
         .with_columns(pl.lit("run").alias("_kind"))
     )
-    return (pl.concat([headers, body], how="diagonal_relaxed").sort("_g", "_pos")
+    return (pl.concat([headers, body.drop("_label")], how="diagonal_relaxed").sort("_g", "_pos")
             .drop("_g", "_pos", "_key"))
 
 
 def window(view: View, offset: int, limit: int):
     """Rows ``[offset, offset + limit)`` with the shown columns (and what the browser needs)."""
     names = [c["name"] for c in view.columns]
-    extra = ["run_id"] + [c for c in ("_kind", "_group", "_group_count", "_collapsed") if c in view.rows.columns]
+    extra = ["run_id"] + [c for c in ("_kind", "_group", "_group_key", "_group_count", "_collapsed")
+                          if c in view.rows.columns]
     keep = list(dict.fromkeys(extra + names))
     offset = max(0, int(offset))
     limit = max(0, min(int(limit), 1000))
