@@ -22,7 +22,17 @@ from pathlib import Path
 from . import flushing
 from .errors import InvalidNameError, NoActiveRunError, StoreError
 from .ids import new_run_id
-from .run import Run, _iter_tags, check_tag, claim_name, cost_rate, current_user, flatten
+from .run import (
+    Run,
+    _iter_tags,
+    check_depth,
+    check_tag,
+    claim_name,
+    cost_rate,
+    current_user,
+    flatten,
+    redact,
+)
 from .store import index, liveness, records
 from .store.layout import Layout, discover
 
@@ -131,7 +141,11 @@ def start_run(
     _reproducing.clear()
     if reproduces and "reproduction" not in tag_list:
         tag_list.append("reproduction")
-    flat_params = flatten(params) if params else {}
+    if params:
+        check_depth(params, "params")
+    if metadata:
+        check_depth(metadata, "metadata")
+    flat_params = redact(flatten(params), "params") if params else {}
     layout = layout_for(store)
     run_id = new_run_id()
     run_name = claim_name(layout, run_id, name)
@@ -162,9 +176,10 @@ def start_run(
     if metadata:
         from .values import metadata_json
 
-        events.append({"type": "metadata", "t": started, "metadata": metadata_json(metadata)})
+        events.append({"type": "metadata", "t": started,
+                       "metadata": redact(metadata_json(metadata), "metadata")})
     if notes and notes.strip():
-        events.append({"type": "note", "t": started, "text": notes})
+        events.append({"type": "note", "t": started, "text": redact(notes, "text")})
     records.write_records(layout.events_dir(run_id), events)
     run = Run(layout, run_id, run_name, experiment, owner=True)
     from .query import state
@@ -391,7 +406,7 @@ def _install_exit_hooks() -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             _exit_status.append(("killed", "KeyboardInterrupt"))
         else:
-            _exit_status.append(("failed", f"{exc_type.__name__}: {exc}"))
+            _exit_status.append(("failed", redact(f"{exc_type.__name__}: {exc}", "text")))
         previous(exc_type, exc, tb)
 
     sys.excepthook = excepthook

@@ -376,11 +376,12 @@ class Run:
     def log_params(self, params: Mapping) -> None:
         """Record parameters; nested dicts become dotted keys (``opt.name``)."""
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+        check_depth(params, "log_params")
         flat = flatten(as_mapping(params, "log_params"))
         for key in flat:
             check_key(key, "param")
         if flat:
-            self._event("params", params=flat)
+            self._event("params", params=redact(flat, "params"))
 
     def log_param(self, key: str, value: object) -> None:
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
@@ -389,9 +390,10 @@ class Run:
     def log_metadata(self, metadata: Mapping) -> None:
         """Record arbitrary nested JSON; merged into what was logged before."""
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+        check_depth(metadata, "log_metadata")
         value = metadata_json(metadata)
         if value:
-            self._event("metadata", metadata=value)
+            self._event("metadata", metadata=redact(value, "metadata"))
 
     def add_tags(self, *tags: str | Iterable[str]) -> None:
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
@@ -411,7 +413,7 @@ class Run:
         if not isinstance(text, str):
             raise TypeError(f"note takes text, got {type(text).__name__}")
         if text.strip():
-            self._event("note", text=text)
+            self._event("note", text=redact(text, "text"))
 
     def archive(self) -> None:
         """Hide the run from ``runs()`` unless ``include_archived=True``."""
@@ -761,7 +763,7 @@ class Run:
         elif issubclass(exc_type, KeyboardInterrupt):
             self.end("killed", message="KeyboardInterrupt")
         else:
-            self.end("failed", message=f"{exc_type.__name__}: {exc}")
+            self.end("failed", message=redact(f"{exc_type.__name__}: {exc}", "text"))
         return False
 
     @property
@@ -800,6 +802,40 @@ def _where(error: OSError, run: Run) -> str:
         return str(run.layout.run_dir(run.id))
     path = Path(os.fsdecode(name))
     return str(path.parent if path.name.startswith(".") else path)
+
+
+MAX_DEPTH = 100  # nesting of params and metadata
+
+
+def check_depth(value: object, what: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse data nested deeper than ``limit`` levels with a clear error (not a
+    RecursionError from somewhere inside); iterative, so any depth is measured."""
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise InvalidNameError(f"{what}: the value is nested deeper than {limit} levels; "
+                                   "flatten it or store it as an artifact")
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+        seen += 1
+        if seen > 1_000_000:
+            return  # huge but shallow: the value conversion says what it thinks
+
+
+def redact(value, kind: str):
+    """Secrets out before anything is stored (``nbtrack.capture.secrets``): params with
+    secret-like names keep their key and lose their value, text loses credentials."""
+    from .capture import secrets
+
+    if kind == "params":
+        return secrets.redact_params(value)
+    if kind == "metadata":
+        return secrets.redact_value(value)
+    return secrets.redact_text(value)
 
 
 def _iter_tags(tags: tuple) -> list:

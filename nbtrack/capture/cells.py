@@ -26,6 +26,7 @@ from ..ids import new_run_id
 from ..store import cell_files, liveness, objects
 from ..store.layout import Layout
 from . import rng
+from .secrets import redact_source, redact_text
 
 # IPython's own bookkeeping names: never "defined by" a user cell
 _IGNORED = frozenset(
@@ -134,7 +135,7 @@ class CellRecorder:
         rows = []
         # the last entry is the cell running now (it loads us), recorded when it ends
         for count in range(1, len(raw) - 1):
-            source = raw[count]
+            source = redact_source(raw[count])
             error = failed.get(count)
             rows.append(
                 {
@@ -202,7 +203,7 @@ class CellRecorder:
     def pre_run_cell(self, info) -> None:
         if not getattr(info, "store_history", True):
             return
-        source = info.raw_cell or ""
+        source = redact_source(info.raw_cell or "")  # secrets never reach the store
         self._before = self._names()
         self._rng_before = rng.snapshot()
         self._pre_len = len(self.shell.user_ns)
@@ -220,6 +221,7 @@ class CellRecorder:
         raw = self._raw_history()
         if source is None:
             source = raw[-1] if len(raw) > 1 else ""
+        source = redact_source(source)
         runs = [r for r in active.open_runs() if r.owner]
         return {"source": source, "sha256": sha256_text(source), "started": None,
                 "cell_id": None, "runs": runs, "run_ids": [r.id for r in runs],
@@ -284,7 +286,7 @@ class CellRecorder:
         error = result.error_in_exec or result.error_before_exec
         ok = error is None
         err_type = type(error).__name__ if error is not None else None
-        err_msg = str(error)[:2000] if error is not None else None
+        err_msg = redact_text(str(error)[:2000]) if error is not None else None
         count = result.execution_count
         if count is None:
             count = max(0, getattr(self.shell, "execution_count", 1) - 1)

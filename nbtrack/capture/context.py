@@ -70,7 +70,7 @@ def script_identity() -> dict | None:
 
 def start_records(layout: Layout) -> dict:
     from . import env, git
-    from .secrets import redact_text
+    from .secrets import redact_argv
 
     snap = env.snapshot()
     out: dict = {
@@ -84,5 +84,5 @@ def start_records(layout: Layout) -> dict:
     script = script_identity()
     if script:
         out["script"] = script
-        out["argv"] = [redact_text(a) for a in sys.argv]
+        out["argv"] = redact_argv(list(sys.argv))  # "--api-key VALUE" too
     return out

@@ -156,6 +156,31 @@ def _restore_source(cell: SliceCell) -> str:
             f"_nbtrack_repro.restore_random({json.dumps(dict(sorted(cell.restores.items())))})")
 
 
+def _secrets_needed(the_slice: Slice) -> list[dict]:
+    """The exported cells that held secrets (stored redacted), with the environment
+    variables that put them back when the notebook runs (``runtime``)."""
+    from ..capture.secrets import REDACTED, secret_slots
+
+    out = []
+    for c in the_slice.cells:
+        source = c.row.get("source") or ""
+        names = secret_slots(source) if REDACTED in source else []
+        if names:
+            out.append({"execution_count": c.row.get("execution_count"), "names": names})
+    return out
+
+
+def _secrets_note(cells: list[dict]) -> str:
+    lines = ["**Secrets.** nbtrack never stores a secret: these cells held one, kept in the "
+             "store as `***REDACTED***`. Set these environment variables before running the "
+             "notebook; the setup cell puts each value back as its cell runs (the cells' text "
+             "stays as shown):", ""]
+    for cell in cells:
+        names = ", ".join(f"`${n}`" for n in dict.fromkeys(cell["names"]))
+        lines.append(f"- cell `In [{cell['execution_count']}]`: {names}")
+    return "\n".join(lines)
+
+
 def export(layout: Layout, ref: object, path: str | os.PathLike, explain: bool = False,
            keep_all: bool = False) -> Path:
     """Write the reproducible notebook for run ``ref`` to ``path``; returns the path.
@@ -186,6 +211,9 @@ def export(layout: Layout, ref: object, path: str | os.PathLike, explain: bool =
         "cwd": log.get("cwd"),
         "inputs": [{"path": i["path"], "sha256": i["sha256"], "size": i.get("size")} for i in restorable],
     }
+    secret_cells = _secrets_needed(the_slice)  # redacted literals come back from the environment
+    if secret_cells:
+        spec["secrets"] = sorted({n for cell in secret_cells for n in cell["names"]})
     setup = (
         "# nbtrack: go to the run's working directory, check its inputs (restoring missing or\n"
         "# changed files from the store) and mark the next run as a reproduction of it.\n"
@@ -206,6 +234,8 @@ def export(layout: Layout, ref: object, path: str | os.PathLike, explain: bool =
             "original_sha256": (row or {}).get("sha256"),
         })
 
+    if secret_cells:
+        cells.append(v4.new_markdown_cell(_secrets_note(secret_cells)))
     add(setup, "setup")
     code_sources = [c.row["source"] for c in the_slice.cells]
     add("# Requirements of the original run (uncomment to install):\n"

@@ -36,6 +36,11 @@ def _restore(spec_input: dict, store: Path | None) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.nbtrack-restore")
     shutil.copyfile(source, tmp)
+    got = objects.hash_file(tmp).sha256  # the store's copy may be damaged: never trust it
+    if got != want:
+        tmp.unlink()
+        return (f"{state}, and the store's copy is corrupt (its content hashes to "
+                f"{got[:12]}..., not {want[:12]}...): not restored; run nbtrack check")
     os.replace(tmp, path)
     return f"{state}: restored from the store"
 
@@ -58,8 +63,46 @@ def begin(spec: dict) -> list[tuple[str, str]]:
         state = _restore(item, store if store and store.is_dir() else None)
         states.append((item["path"], state))
         print(f"input {item['path']}: {state}")
+    if spec.get("secrets"):
+        fill_secrets_from_environment(spec["secrets"])
     active.mark_reproduction(spec["run_id"], export_sha256=spec.get("export_sha256"))
     return states
+
+
+def fill_secrets_from_environment(needed: list[str]) -> None:
+    """Cells of the original held secrets, which the store only knows as ``***REDACTED***``:
+    each is put back, as the cell runs, from the environment variable named for it
+    (``api_key = "..."`` -> ``$API_KEY``; see ``nbtrack.capture.secrets.secret_slots``).
+    The cell's text, and so its recorded hash, stays as exported."""
+    from ..capture import secrets
+
+    missing = [name for name in needed if name not in os.environ]
+    if missing:
+        print("secrets: set " + ", ".join(f"${n}" for n in missing) + " in the environment; "
+              "the cells that need them stop with a message until then")
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def fill(lines: list[str]) -> list[str]:
+        source = "".join(lines)
+        if secrets.REDACTED not in source:
+            return lines
+        filled, absent = secrets.fill_secrets(source, os.environ)
+        if absent:
+            message = ("nbtrack: this cell held a secret the store did not keep; set "
+                       + ", ".join(f"${n}" for n in absent) + " in the environment and run it again")
+            return [f"raise RuntimeError({message!r})\n"]
+        return filled.splitlines(keepends=True)
+
+    cleanup = shell.input_transformers_cleanup
+    if not any(getattr(f, "_nbtrack_secrets", False) for f in cleanup):
+        fill._nbtrack_secrets = True  # type: ignore[attr-defined]
+        cleanup.append(fill)
 
 
 def restore_random(states: dict[str, str]) -> None:
