@@ -155,6 +155,37 @@ def safe_artifact_path(*parts: str | None) -> str:
     return "/".join(pieces)
 
 
+def artifact_dest(artifact_path: str | None, file_parts: tuple[str, ...]) -> str:
+    """``artifact_path`` (checked by ``safe_artifact_path``) joined with the names of a
+    file as the filesystem gives them: a backslash is a plain character there (POSIX),
+    so only empty, ``.``, ``..`` and NUL names are refused."""
+    for name in file_parts:
+        if name in ("", ".", "..") or "\x00" in name or "/" in name:
+            raise ArtifactPathError(f"file name {name!r} cannot name an artifact")
+    head = safe_artifact_path(artifact_path) if artifact_path not in (None, "") else ""
+    return "/".join(p for p in (head, *file_parts) if p)
+
+
+def _link_target(src: Path, roots: tuple[Path, ...]) -> str | None:
+    """Where a symbolic link points, refused unless it stays inside one of ``roots``
+    (the working directory, the folder being logged): the content stored is the
+    target's, so a link must not smuggle in a file from elsewhere."""
+    if not src.is_symlink():
+        return None
+    target = src.resolve()
+    for root in roots:
+        try:
+            target.relative_to(root.resolve())
+            return str(target)
+        except ValueError:
+            continue
+    raise ArtifactPathError(
+        f"{src} is a symbolic link to {target}, outside the working directory; nbtrack "
+        "stores what a link points at, so it refuses links that leave the working tree. "
+        "Log the real file's path if that is what you mean"
+    )
+
+
 def _display_path(path: Path) -> str:
     """How a file is recorded: relative to the working directory when inside it."""
     absolute = path.absolute()
@@ -435,8 +466,8 @@ class Run:
         src = Path(path)
         if not src.is_file():
             raise FileNotFoundError(f"log_artifact: no file at {src}")
-        dest = safe_artifact_path(artifact_path, src.name)
-        self._store_file(src, dest)
+        dest = artifact_dest(artifact_path, (src.name,))
+        self._store_file(src, dest, _link_target(src, (Path.cwd(), src.parent)))
         return dest
 
     def log_artifacts(self, folder: str | os.PathLike, artifact_path: str | None = None) -> list[str]:
@@ -448,19 +479,21 @@ class Run:
         # every path is checked before anything is stored (an empty folder too)
         safe_artifact_path(artifact_path, "_")
         plan = [
-            (src, safe_artifact_path(artifact_path, src.relative_to(root).as_posix()))
+            (src, artifact_dest(artifact_path, src.relative_to(root).parts),
+             _link_target(src, (Path.cwd(), root)))
             for src in sorted(p for p in root.rglob("*") if p.is_file())
         ]
-        for src, dest in plan:
-            self._store_file(src, dest)
-        return [dest for _, dest in plan]
+        for src, dest, link in plan:
+            self._store_file(src, dest, link)
+        return [dest for _, dest, _ in plan]
 
-    def _store_file(self, src: Path, dest: str) -> None:
+    def _store_file(self, src: Path, dest: str, link: str | None = None) -> None:
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
         digest = objects.put_file(self.layout, src)
         shown = _display_path(src)
+        extra = {"symlink_to": link} if link else {}  # the run says its content is the target's
         self._event(
-            "artifact", path=dest, source=shown, sha256=digest.sha256, size=digest.size
+            "artifact", path=dest, source=shown, sha256=digest.sha256, size=digest.size, **extra
         )
         self._event("output", path=shown, sha256=digest.sha256, size=digest.size, artifact=dest)
 

@@ -127,15 +127,37 @@ def test_artifact_path_leaving_the_run_is_refused_and_nothing_stored(store, bad)
     assert log["artifacts"] == [] and log["outputs"] == []
 
 
-def test_log_artifacts_refuses_a_bad_file_before_storing_any(store):
+def test_log_artifacts_refuses_a_bad_file_before_storing_any(store, tmp_path):
     write("folder/a.txt", b"a")
-    write("folder/b\\c.txt", b"b")  # a legal file name on POSIX, not a legal artifact path
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_bytes(b"not the run's")
+    Path("folder/link.txt").symlink_to(outside)  # a link that leaves the working tree
     with nbtrack.start_run("exp") as run:
         before = object_files(store)
-        with pytest.raises(ArtifactPathError):
+        with pytest.raises(ArtifactPathError, match="outside the working directory"):
             run.log_artifacts("folder")
     assert object_files(store) == before
     assert nbtrack.get_run(run.id)["artifacts"] == []
+
+
+def test_a_file_name_with_a_backslash_is_a_file_name(store):
+    write("folder/b\\c.txt", b"b")  # a plain character in a POSIX file name
+    with nbtrack.start_run("exp") as run:
+        assert run.log_artifacts("folder") == ["b\\c.txt"]
+        assert run.log_artifact("folder/b\\c.txt", artifact_path="x") == "x/b\\c.txt"
+        with pytest.raises(ArtifactPathError):  # in an artifact path it would be a separator
+            run.log_artifact("folder/b\\c.txt", artifact_path="x\\y")
+    assert [a["path"] for a in nbtrack.get_run(run.id)["artifacts"]] == ["b\\c.txt", "x/b\\c.txt"]
+
+
+def test_a_symbolic_link_inside_the_tree_is_stored_and_says_so(store, tmp_path):
+    write("data/real.txt", b"real")
+    Path("data/alias.txt").symlink_to(Path("data/real.txt").absolute())
+    with nbtrack.start_run("exp") as run:
+        run.log_artifact("data/alias.txt")
+    [artifact] = nbtrack.get_run(run.id)["artifacts"]
+    assert artifact["symlink_to"] == str((tmp_path / "data" / "real.txt").resolve())
+    assert artifact["sha256"] == sha(b"real")
 
 
 def test_use_input_records_path_size_hash_and_returns_the_path(store):

@@ -217,3 +217,23 @@ def test_segment_files_checks_only_what_it_has_not_checked(store, monkeypatch):
     metric_files.segment_files(layout, run.id)
     metric_files.segment_files(layout, run.id)
     assert len(hashed) == 1  # an immutable file is hashed once per process
+
+
+def test_restore_never_puts_back_a_corrupt_copy(store, tmp_path):
+    from nbtrack.repro import runtime
+
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    with nbtrack.start_run("exp") as run:
+        run.use_input("data.csv")
+    [item] = nbtrack.get_run(run.id)["inputs"]
+    copy = store / "objects" / "sha256" / item["sha256"][:2] / item["sha256"][2:]
+    (tmp_path / "data.csv").unlink()
+    copy.write_text("a,b\n1,3\n")  # the store's copy went bad
+    state = runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, store)
+    assert "corrupt" in state and "not restored" in state
+    assert not (tmp_path / "data.csv").exists()
+    assert not list(tmp_path.glob(".data.csv*"))
+    copy.write_text("a,b\n1,2\n")
+    assert runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, store).endswith(
+        "restored from the store")
+    assert (tmp_path / "data.csv").read_text() == "a,b\n1,2\n"

@@ -31,3 +31,18 @@ def test_a_user_key_named_like_an_own_column_poisons_nothing(key, capsys):
     assert nbtrack.metrics().height == 2
     assert cli.main(["runs"]) == 0
     assert "poison" in capsys.readouterr().out
+
+
+def test_a_run_whose_records_are_gone_is_listed_with_a_warning(store):
+    import shutil
+
+    from nbtrack.errors import CorruptFileWarning
+
+    with nbtrack.start_run("exp", name="gone") as run:
+        run.log({"x": 1.0})
+    with nbtrack.start_run("exp", name="kept"):
+        pass
+    shutil.rmtree(store / "runs" / run.id)
+    with pytest.warns(CorruptFileWarning, match=f"{run.id}.*gone"):
+        frame = nbtrack.runs()
+    assert set(frame["name"]) == {"gone", "kept"}

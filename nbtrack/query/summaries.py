@@ -58,8 +58,15 @@ def frame(layout: Layout):
     fresh = []
     for run_id in latest.filter(pl.col("status") == "running")["run_id"].to_list():
         fresh.append(refreshed_row(layout, run_id))
-    for run_id in _run_ids_on_disk(layout) - set(latest["run_id"].to_list()):
+    on_disk = _run_ids_on_disk(layout)
+    listed = set(latest["run_id"].to_list())
+    for run_id in on_disk - listed:
         fresh.append(refreshed_row(layout, run_id))
+    for run_id in sorted(listed - on_disk):  # its folder went: say so, do not vouch for it
+        from ..store.arrow_io import warn_corrupt
+
+        warn_corrupt(layout.root / "runs" / run_id, FileNotFoundError(
+            "the run's folder (events, metrics) is gone; it is listed from the index alone"))
     fresh = [r for r in fresh if r is not None]
     if fresh:
         big = time.time_ns()
