@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import arrow_arrays as arrays
 from .arrow_io import pa, read_table, write_batches
 from .atomic import WRITER, write_json_atomic
 from .layout import Layout, visible_files
@@ -82,13 +83,20 @@ def write_cells(layout: Layout, session_id: str, rows: list[dict]) -> Path | Non
                 value = int(round(value * 1_000_000))
             columns[name].append(value)
     sch = schema()
-    arrays = []
+    built = []  # from buffers: pa.array() of Python values would import pandas
     for field in sch:
+        values = columns[field.name]
         if field.name in ("started", "ended"):
-            arrays.append(arrow.array(columns[field.name], arrow.int64()).cast(field.type))
-        else:
-            arrays.append(arrow.array(columns[field.name], field.type))
-    batch = arrow.record_batch(arrays, schema=sch)
+            built.append(arrays.int64s(values).cast(field.type))
+        elif field.type == arrow.int64():
+            built.append(arrays.int64s(values))
+        elif field.type == arrow.bool_():
+            built.append(arrays.bools(values))
+        elif field.type in (arrow.string(), arrow.large_string()):
+            built.append(arrays.strings(values, large=field.type == arrow.large_string()))
+        else:  # list<string>
+            built.append(arrays.lists(values))
+    batch = arrow.record_batch(built, schema=sch)
     path = session_dir(layout, session_id) / "cells" / WRITER.segment_name(".arrow")
     return write_batches(path, sch, [batch])
 
@@ -100,10 +108,14 @@ def read_cells(layout: Layout, session_id: str) -> list[dict]:
         table = read_table(path, schema())
         if table is None:
             continue
+        arrow = pa()
+        for key in ("started", "ended"):  # as integers: datetimes would import pandas
+            table = table.set_column(table.schema.get_field_index(key), key,
+                                     table.column(key).cast(arrow.int64()))
         for row in table.to_pylist():
             for key in ("started", "ended"):
                 if row[key] is not None:
-                    row[key] = row[key].timestamp()
+                    row[key] = row[key] / 1_000_000
             rows.append(row)
     # before-load rows carry no time; order by count, keeping re-executions in time order
     rows.sort(key=lambda r: (r["started"] is not None, r["started"] or 0, r["execution_count"]))

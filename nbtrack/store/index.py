@@ -23,6 +23,7 @@ import math
 import time
 from pathlib import Path
 
+from . import arrow_arrays as arrays
 from .arrow_io import (
     live_files,
     pa,
@@ -123,7 +124,17 @@ def rows_to_table(rows: list[dict]):
         for key in JSON_FIELDS:
             value = row.get(key)
             columns[key].append(None if value is None else dumps(value))
-    return pa().table(columns, schema=sch)
+    built = []  # from buffers: pa.table() of Python lists would import pandas
+    for field in sch:
+        kind = SCALAR_FIELDS.get(field.name)
+        if kind is not None:
+            built.append(arrays.column(columns[field.name], kind))
+        elif field.name in STRING_LISTS or field.name in FLOAT_LISTS:
+            child = "float64" if field.name in FLOAT_LISTS else "string"
+            built.append(arrays.lists(columns[field.name], child))
+        else:
+            built.append(arrays.strings(columns[field.name]))
+    return pa().Table.from_arrays(built, schema=sch)
 
 
 def _table_rows(table) -> list[dict]:
@@ -228,7 +239,7 @@ def _merge_compacts(layout: Layout, paths: list[Path], level: int) -> Path | Non
         j = best.get(rid)
         if j is None or (rev or 0) >= (revs[j] or 0):
             best[rid] = i
-    keep = arrow.array(sorted(best.values()), arrow.int64())
+    keep = arrays.int64s(sorted(best.values()))
     return _commit(layout, table.take(keep), used, level)
 
 

@@ -21,6 +21,7 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import arrow_arrays as arrays
 from . import checksum
 from .arrow_io import (
     live_files,
@@ -80,13 +81,14 @@ def build_batch(run_id: str, keys: Sequence[str], points: array):
     n = len(points) // 4
     key_idx = pc.cast(column(0), arrow.int32())
     steps = pc.cast(column(1), arrow.int64())
-    time_ms = pc.cast(pc.floor(pc.multiply(column(3), 1000.0)), arrow.int64()).cast(
-        arrow.timestamp("ms", tz="UTC")
-    )
+    # no Python value reaches pyarrow (a float here, a list there imports pandas):
+    # the constants and the dictionary are built from buffers
+    time_ms = pc.cast(pc.floor(pc.multiply(column(3), arrays.float64_scalar(1000.0))),
+                      arrow.int64()).cast(arrow.timestamp("ms", tz="UTC"))
     return arrow.record_batch(
         [
-            arrow.repeat(arrow.scalar(run_id, arrow.large_string()), n),
-            arrow.DictionaryArray.from_arrays(key_idx, arrow.array(list(keys), arrow.string())),
+            arrays.constant_large_string(run_id, n),
+            arrow.DictionaryArray.from_arrays(key_idx, arrays.strings(list(keys))),
             steps,
             column(2),
             time_ms,
@@ -205,12 +207,12 @@ def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
     arrow = pa()
     import pyarrow.compute as pc
 
-    dictionary = arrow.array(list(keys), arrow.string())
+    dictionary = arrays.strings(list(keys))
     for path in paths:
         release_memory()
         for batch in _batches(path, strict=True):  # read whole once already
             key_col = batch.column(1)
-            remap = arrow.array([keys[k] for k in key_col.dictionary.to_pylist()], arrow.int32())
+            remap = arrays.int32s([keys[k] for k in key_col.dictionary.to_pylist()])
             new_keys = arrow.DictionaryArray.from_arrays(pc.take(remap, key_col.indices), dictionary)
             columns = [batch.column(0), new_keys, batch.column(2), batch.column(3), batch.column(4)]
             yield arrow.record_batch(columns, schema=out_schema)
@@ -283,7 +285,7 @@ def _fold_last(batch, best: dict[str, tuple[int, float]]) -> None:
         ends = pc.indices_nonzero(change).to_pylist() + [n - 1]
     else:
         ends = [0]
-    rows = order.take(arrow.array(ends, arrow.int64()))
+    rows = order.take(arrays.int64s(ends))
     names = keys.dictionary.to_pylist()
     for kid, step, value in zip(
         kidx.take(rows).to_pylist(), batch.column(2).take(rows).to_pylist(),
