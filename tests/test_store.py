@@ -708,3 +708,28 @@ def test_a_long_run_merges_its_flush_segments_as_it_goes(store, monkeypatch):
     run.end()
     assert len(metric_files(store, run.id)) == 1
     assert nbtrack.metrics(run)["value"].to_list() == [float(i) for i in range(33)]
+
+
+def test_a_reader_outrun_by_merges_again_and_again_still_misses_no_point(store, monkeypatch):
+    """However many times a writer merges a run's files under a reader, the reader lists
+    again and reads every point (it used to give up after five tries and return none)."""
+    from nbtrack.query import metrics as metrics_query
+
+    run = nbtrack.start_run("exp")
+    for i in range(4):
+        run.log({"loss": i})
+        run.flush()
+    stale = metrics_query.files_for(Layout(store), [run.id])
+    run.end()  # merged: the listing above names files that are gone
+    real = metrics_query.files_for
+    calls = []
+
+    def outrun(layout, run_ids):
+        calls.append(run_ids)
+        return stale if len(calls) <= 8 else real(layout, run_ids)
+
+    monkeypatch.setattr(metrics_query, "files_for", outrun)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptFileWarning)
+        assert nbtrack.metrics(run)["value"].to_list() == [0.0, 1.0, 2.0, 3.0]
+    assert len(calls) == 9

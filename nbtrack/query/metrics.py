@@ -30,16 +30,26 @@ def _empty():
     )
 
 
+RELISTS = 200  # a compaction commits its output before deleting its inputs: a relist finds it
+
+
 def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
-    """The points of ``run_ids`` as one long frame. When a run's segments are compacted
-    (another process ends the run) between the listing and the read, it lists again."""
+    """The points of ``run_ids`` as one long frame. When a run's files are merged by a
+    writer between the listing and the read, that run is listed again, as often as it
+    takes: a reader never fails, nor misses a point, because a writer compacted."""
     run_ids = list(run_ids)
-    for _ in range(5):
+    listing = {rid: files_for(layout, [rid]) for rid in run_ids}
+    for _ in range(RELISTS):
         try:
-            return scan(files_for(layout, run_ids), keys, _relist=True)
+            return scan([f for files in listing.values() for f in files], keys, _relist=True)
         except metric_files.Vanished:
-            continue
-    return scan(files_for(layout, run_ids), keys)
+            for rid, files in listing.items():
+                if not all(f.exists() for f in files):
+                    listing[rid] = files_for(layout, [rid])
+    from ..errors import StoreError
+
+    raise StoreError(f"the metric files of {len(run_ids)} runs kept being merged while they "
+                     f"were read ({RELISTS} times); read again")
 
 
 def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False):
@@ -71,9 +81,15 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
         try:
             parts.append(collect([path]))
         except failures as exc:
+            if not path.exists():  # merged away meanwhile, not damaged: list again
+                if _relist:
+                    raise metric_files.Vanished from None
+                continue
             from ..store.arrow_io import warn_corrupt
 
             warn_corrupt(path, exc)
+    if _relist and not all(p.exists() for p in files):
+        raise metric_files.Vanished  # readable() left out files merged meanwhile
     return pl.concat(parts) if parts else _empty()
 
 

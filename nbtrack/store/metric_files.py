@@ -254,7 +254,7 @@ def last_values(layout: Layout, run_id: str) -> dict[str, float]:
     is summarised in bounded memory; files compacted away meanwhile are re-listed.
     """
     best: dict[str, tuple[int, float]] = {}
-    for _ in range(5):
+    for _ in range(200):  # a merge commits before it deletes: a relist finds its output
         best = {}
         try:
             for path in segment_files(layout, run_id):
