@@ -19,6 +19,7 @@ import pytest
 import nbtrack
 from nbtrack.errors import CorruptFileWarning
 from nbtrack.store import index, liveness
+from nbtrack.store import metric_files as mf
 from nbtrack.store.layout import Layout, find_root
 
 from support import finish, read_line, wait_for
@@ -733,3 +734,40 @@ def test_a_reader_outrun_by_merges_again_and_again_still_misses_no_point(store, 
         warnings.simplefilter("error", CorruptFileWarning)
         assert nbtrack.metrics(run)["value"].to_list() == [0.0, 1.0, 2.0, 3.0]
     assert len(calls) == 9
+
+
+def test_merging_a_compact_file_also_replaces_the_inputs_it_left_behind(store):
+    """A crash between a merge's commit and its deletes leaves inputs beside the compact
+    file; a later merge of that compact file must take them with it, or they would count
+    twice once it is gone (found by stress/kills.py: the tidy sweep added 1,400 points)."""
+    run = nbtrack.start_run("exp")
+    for i in range(3):
+        run.log({"loss": float(i)}, step=i)
+        run.flush()
+    kept = [(p.name, p.read_bytes()) for p in metric_files(store, run.id)]
+    compact = mf.compact(Layout(store), run.id)
+    for name, data in kept:  # the deletes never happened
+        (compact.parent / name).write_bytes(data)
+    run.log({"loss": 3.0}, step=3)
+    run.end()  # merges the compact file with the new segment
+    assert nbtrack.metrics(run)["value"].to_list() == [0.0, 1.0, 2.0, 3.0]
+    assert len(metric_files(store, run.id)) == 1
+    assert nbtrack.metrics(run)["step"].to_list() == [0, 1, 2, 3]
+
+
+def test_merging_index_compacts_also_replaces_the_rows_they_left_behind(store, monkeypatch):
+    monkeypatch.setattr(index, "COMPACT_TIER", 2)
+    layout = Layout(store)
+    for _ in range(3):
+        with nbtrack.start_run("exp"):
+            pass
+    smalls = [(p.name, p.read_bytes()) for p in (store / "index").glob("*.json")]
+    first = index.compact(layout)
+    for name, data in smalls:
+        (store / "index" / name).write_bytes(data)
+    with nbtrack.start_run("exp"):
+        pass
+    index.compact(layout)  # a level-1 file from the new rows, then both merged into level 2
+    left = sorted(p.name for p in (store / "index").iterdir())
+    assert first.name not in left and not any(name in left for name, _ in smalls), left
+    assert nbtrack.runs().height == 4

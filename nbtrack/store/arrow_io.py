@@ -155,6 +155,20 @@ def live_files(files: list[Path]) -> list[Path]:
     return [p for p in files if p.name not in replaced]
 
 
+def shadowed(inputs: list[Path], folder_files: list[Path]) -> list[Path]:
+    """Files of the folder that compact files among ``inputs`` replaced but that are still
+    there (a crash between a merge's commit and its deletes). A new merge of those compact
+    files must replace them too, or they would count again once the old compact is gone."""
+    from .layout import is_compact
+
+    replaced: set[str] = set()
+    for path in inputs:
+        if is_compact(path):
+            replaced |= replaced_by(path)
+    taken = {p.name for p in inputs}
+    return [p for p in folder_files if p.name in replaced and p.name not in taken]
+
+
 def verified(files: list[Path]) -> list[Path]:
     """The files whose bytes match the checksum in their name (version-1 files, which
     carry none, pass); the others are warned about, and vanished ones left out."""

@@ -29,6 +29,7 @@ from .arrow_io import (
     pa,
     read_table,
     release_memory,
+    shadowed,
     verified,
     warn_corrupt,
     with_replaces,
@@ -254,10 +255,12 @@ def _put_aside(layout: Layout, path: Path, exc: BaseException) -> None:
 
 
 def _commit(layout: Layout, table, used: list[Path], level: int) -> Path:
-    sch = with_replaces(schema(), used)
+    folder = visible_files(layout.index_dir, ".arrow") + visible_files(layout.index_dir, ".json")
+    hidden = shadowed(used, folder)  # what merged compact files replaced, still lying around
+    sch = with_replaces(schema(), used + hidden)
     out = layout.index_dir / compact_name(used[0], ".arrow", level)
     out = write_batches(out, sch, table.cast(schema()).to_batches(), level=3)
-    for path in used:
+    for path in used + hidden:
         try:
             path.unlink()
         except FileNotFoundError:

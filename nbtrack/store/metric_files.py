@@ -27,6 +27,7 @@ from .arrow_io import (
     live_files,
     pa,
     release_memory,
+    shadowed,
     verified,
     warn_corrupt,
     with_replaces,
@@ -190,12 +191,13 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
         release_memory()
     if len(good) < min_files:
         return None
-    out_schema = with_replaces(schema(), good)
+    hidden = shadowed(good, visible_files(layout.metrics_dir(run_id), ".arrow"))
+    out_schema = with_replaces(schema(), good + hidden)
     if level is None:
         level = max(compact_level(p) for p in good) + 1
     out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow", level)
     out = write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
-    for path in good:
+    for path in good + hidden:
         try:
             path.unlink()
         except FileNotFoundError:
