@@ -125,6 +125,16 @@ def test_tensor_scalars_are_numbers_and_small_tensors_lists():
         "loss": 0.25, "w": [1.0, 2.0]}
 
 
+def test_real_torch_scalars_and_tensors():
+    torch = pytest.importorskip("torch")  # scripts/test.sh installs the CPU wheel where the machine has it
+    got = to_json({"loss": torch.tensor(0.25), "step": torch.tensor(3), "w": torch.tensor([1.0, 2.0]),
+                   "m": torch.eye(2, dtype=torch.int64)})
+    assert got == {"loss": 0.25, "step": 3, "w": [1.0, 2.0], "m": [[1, 0], [0, 1]]}
+    assert type(got["loss"]) is float and type(got["step"]) is int
+    with pytest.raises(ValueTypeError, match="1,001 items"):
+        to_json(torch.zeros(MAX_ITEMS + 1), "param 'weights'")
+
+
 def test_paths_times_enums_sets_and_friends():
     when = dt.datetime(2024, 1, 9, 5, 44, 42, tzinfo=dt.timezone.utc)
     got = to_json({"p": Path("a") / "b", "t": when, "d": dt.date(2024, 1, 9),
