@@ -142,6 +142,7 @@ def kill_loop(rng, kills: int, figures: dict, code: str, label: str) -> None:
 
 def kill_kernels(rng, kills: int, figures: dict) -> None:
     import nbtrack
+
     from kernel import Kernel
 
     bad = 0
@@ -176,10 +177,9 @@ def main(argv=None) -> int:
     kill_loop(rng, max(4, kills // 8), figures, INDEXING, "index")
     kill_kernels(rng, 2 if args.quick else 10, figures)
     corrupt, errors = read_all_quietly()
+    import nbtrack
     from nbtrack.store import tidy
     from nbtrack.store.layout import Layout
-
-    import nbtrack
 
     before = nbtrack.metrics().height
     swept = tidy.compact_abandoned(Layout(os.environ["NBTRACK_HOME"]))
