@@ -8,6 +8,8 @@ from pathlib import Path
 from ..store import metric_files
 from ..store.layout import Layout
 
+RUN_ID_LEN = 26  # nbtrack.ids: ULID layout, Crockford base32
+
 
 def files_for(layout: Layout, run_ids: Iterable[str]) -> list[Path]:
     files: list[Path] = []
@@ -52,8 +54,16 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
                      f"were read ({RELISTS} times); read again")
 
 
+PATH_COLUMN = "__nbtrack_path"
+
+
 def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False):
     """Collect ``files`` into one long frame (``run_id`` and ``key`` as strings).
+
+    The key selection runs on the dictionary codes, before anything else is gathered
+    or cast, and ``run_id`` is not read from the files: every point of
+    ``runs/<id>/metrics/*`` belongs to ``<id>``, so it is sliced out of the file's path
+    (reading and converting the column was a third of a scan).
 
     A corrupt file would fail the whole scan, so on failure the files are checked
     one by one, the bad ones reported (``CorruptFileWarning``) and the rest read.
@@ -62,12 +72,18 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
 
     if not files:
         return _empty()
+    runs_dirs = {Path(p).parent.parent.parent for p in files}
+    start = len(str(next(iter(runs_dirs)))) + 1 if len(runs_dirs) == 1 else None
 
     def collect(paths: list[Path]):
-        lf = pl.scan_ipc(paths)
+        if start is None:  # files from several stores: the column it is
+            lf, run_id = pl.scan_ipc(paths), pl.col("run_id")
+        else:
+            lf = pl.scan_ipc(paths, include_file_paths=PATH_COLUMN)
+            run_id = pl.col(PATH_COLUMN).str.slice(start, RUN_ID_LEN).alias("run_id")
         if keys is not None:
-            lf = lf.filter(pl.col("key").cast(pl.String).is_in(list(keys)))
-        return lf.with_columns(pl.col("key").cast(pl.String)).collect()
+            lf = lf.filter(pl.col("key").is_in(list(keys)))
+        return lf.select(run_id, pl.col("key").cast(pl.String), "step", "value", "time").collect()
 
     # polars panics (a BaseException) on some damaged files that pass every check
     failures = (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException)
