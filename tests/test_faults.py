@@ -180,6 +180,90 @@ def test_a_failed_arrow_write_leaves_no_file_and_readers_never_warn(store, monke
         assert nbtrack.metrics(run)["value"].to_list() == [1.0, 2.0]
 
 
+KILLED_AT = """
+    import os, signal, sys
+    import nbtrack
+    from nbtrack.store import arrow_io, atomic
+    run = nbtrack.start_run("exp", name="victim")
+    run.log({"loss": 1.0})
+    run.flush()
+    print(run.id, flush=True)
+    sys.stdin.readline()
+    real_write, real_replace, real_sink = atomic._write, atomic._replace, arrow_io._sink
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def write(fd, data):  # part of the bytes reach the disk, then the process dies
+        real_write(fd, bytes(data)[: max(1, len(data) // 2)])
+        die()
+
+    class Sink:
+        closed = False
+        def __init__(self, path):
+            self.f, self.n = open(path, "wb"), 0
+        def write(self, data):
+            self.n += 1
+            if self.n > 2:
+                self.f.flush()
+                die()
+            return self.f.write(data)
+        def flush(self):
+            self.f.flush()
+        def close(self):
+            self.closed = True
+            self.f.close()
+
+    import pyarrow as pa
+    if WHERE == "json-write":  # no new points: the first write is the note's JSON file
+        atomic._write = write
+    elif WHERE == "arrow-write":
+        arrow_io._sink = lambda path: pa.PythonFile(Sink(path), mode="w")
+    else:
+        atomic._replace = lambda src, dst: die()
+    if WHERE != "json-write":
+        run.log({"loss": 2.0})
+    run.note("never finished")
+    run.flush()
+"""
+
+
+@pytest.mark.parametrize("where", ["json-write", "arrow-write", "rename"])
+def test_a_writer_killed_at_the_write_or_the_rename_leaves_no_visible_file(spawn, store, where):
+    proc = spawn(KILLED_AT.replace("WHERE", repr(where)))
+    run_id = read_line(proc)
+    run_dir = store / "runs" / run_id
+    before = {f: visible(run_dir / f) for f in ("metrics", "events")}
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert {f: visible(run_dir / f) for f in ("metrics", "events")} == before
+    assert temporaries(store), "the half-written file should be a hidden temporary"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptFileWarning)
+        assert nbtrack.metrics([run_id])["value"].to_list() == [1.0]
+        assert nbtrack.get_run(run_id)["notes"] == []
+        assert nbtrack.get_run(run_id)["status"] == "crashed"
+
+
+def test_the_status_waits_for_the_points_logged_before_it(store, disk):
+    run = unflushed(nbtrack.start_run("exp"))
+    for step in range(20_000):
+        run.log({"a": float(step)}, step=step)
+    disk.room = 1500  # small records fit, no metric segment does
+    run.add_tags("fits")
+    with pytest.warns(StoreWriteWarning), pytest.raises(StoreWriteError):
+        run.end()
+    log = nbtrack.get_run(run.id)
+    assert log["tags"] == ["fits"]  # what can be written is
+    assert log["status"] == "running"  # but not a status that would claim points not on disk
+    disk.room = None
+    run.end()
+    log = nbtrack.get_run(run.id)
+    assert log["status"] == "completed" and len(log["metrics"]["a"]["steps"]) == 20_000
+
+
 def test_durable_writes_fsync_the_file_and_its_folder(store, monkeypatch):
     run = nbtrack.start_run("exp")
     run.log({"loss": 1.0})
