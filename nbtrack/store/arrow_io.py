@@ -86,12 +86,13 @@ def read_table(path: Path, expected_schema=None):
 
 
 def replaced_by(path: Path) -> set[str]:
-    """Names of the files a compact file says it replaced."""
-    arrow = pa()
+    """Names of the files a compact file says it replaced (read from its footer without
+    pyarrow: a reader that lists a folder should not have to import it)."""
+    from .ipc_footer import schema_metadata
+
     try:
-        with arrow.memory_map(str(path)) as source:
-            meta = arrow.ipc.open_file(source).schema.metadata or {}
-    except (OSError, arrow.ArrowException):
+        meta = schema_metadata(path)
+    except (OSError, ValueError):
         return set()
     raw = meta.get(REPLACES_KEY, b"")
     return set(raw.decode().split("\n")) if raw else set()
