@@ -46,3 +46,43 @@ def test_a_run_whose_records_are_gone_is_listed_with_a_warning(store):
     with pytest.warns(CorruptFileWarning, match=f"{run.id}.*gone"):
         frame = nbtrack.runs()
     assert set(frame["name"]) == {"gone", "kept"}
+
+
+READER = """
+    import sys
+    import polars, nbtrack
+    frame = nbtrack.runs()
+    assert sorted(frame["status"].to_list()) == ["completed"] * 4 + ["crashed"], frame
+    assert nbtrack.metrics().height == 4 * 200 + 2
+    assert nbtrack.metrics(keys=["acc"]).height == 4 * 100
+    nbtrack.get_run(frame["run_id"][0])
+    nbtrack.experiments()
+    print("pyarrow" in sys.modules)
+"""
+
+
+def test_a_reading_process_never_imports_pyarrow(store, spawn, monkeypatch):
+    """polars reads every file itself (index compacts from the bytes their sum was checked
+    on, footers by hand), so a reader pays no pyarrow import."""
+    from nbtrack.store import index
+
+    monkeypatch.setattr(index, "COMPACT_THRESHOLD", 2)  # compact index files too
+    for i in range(4):
+        with nbtrack.start_run("e", params={"i": i}) as run:
+            for step in range(100):
+                run.log({"loss": float(step), "acc": 1.0}, step=step)
+    writer = spawn("""
+        import os, nbtrack
+        run = nbtrack.start_run("e")
+        for x in (1.0, 2.0):
+            run.log({"loss": x})
+            run.flush()  # two segments, not merged: the writer dies
+        print(run.id, flush=True)
+        os._exit(0)
+    """)
+    writer.wait(timeout=60)
+    assert list((store / "index").glob("*.arrow")), "no compact index file to read"
+    reader = spawn(READER)
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err[-3000:]
+    assert out.strip() == "False", "a reader imported pyarrow"

@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
-from ..store import index
 from ..store.layout import RUN_ID_RE, Layout, check_friendly_name, name_file
 from . import experiments as experiments_mod
 from . import metrics as metrics_mod
@@ -38,7 +37,7 @@ def resolve(layout: Layout, ref: object) -> str:
 def current_rows(layout: Layout) -> list[dict]:
     """Every run's summary row as a dict, with running runs refreshed from their records
     and runs whose process died marked ``crashed``."""
-    rows = index.read_rows(layout)
+    rows = summaries.latest_rows(layout)
     out = []
     for rid, row in rows.items():
         if row.get("status") == "running":

@@ -101,13 +101,18 @@ def _number(value) -> float | None:
         return math.nan
 
 
-def rows_to_table(rows: list[dict]):
-    """Summary rows (dicts, as written) -> an Arrow table with the compact schema."""
-    sch = schema()
-    columns: dict[str, list] = {f.name: [] for f in sch}
+COLUMNS = (*SCALAR_FIELDS, *STRING_LISTS, *FLOAT_LISTS, *JSON_FIELDS)  # schema()'s order
+_SCALAR_TYPES = {"string": str, "int64": int, "float64": float, "bool_": bool}
+
+
+def rows_to_columns(rows: list[dict]) -> dict[str, list]:
+    """Summary rows (dicts, as written) -> the compact schema's columns as Python lists
+    (scalars coerced to their column's type), for Arrow or polars to take."""
+    columns: dict[str, list] = {name: [] for name in COLUMNS}
     for row in rows:
-        for key in SCALAR_FIELDS:
-            columns[key].append(row.get(key))
+        for key, kind in SCALAR_FIELDS.items():
+            value = row.get(key)
+            columns[key].append(None if value is None else _SCALAR_TYPES[kind](value))
         columns["tags"].append([str(t) for t in row.get("tags") or []])
         for kind in ("inputs", "outputs"):
             refs = [r for r in row.get(kind) or [] if isinstance(r, dict)]
@@ -125,6 +130,13 @@ def rows_to_table(rows: list[dict]):
         for key in JSON_FIELDS:
             value = row.get(key)
             columns[key].append(None if value is None else dumps(value))
+    return columns
+
+
+def rows_to_table(rows: list[dict]):
+    """Summary rows (dicts, as written) -> an Arrow table with the compact schema."""
+    sch = schema()
+    columns = rows_to_columns(rows)
     built = []  # from buffers: pa.table() of Python lists would import pandas
     for field in sch:
         kind = SCALAR_FIELDS.get(field.name)
@@ -164,7 +176,8 @@ def read_compact(path: Path):
     return read_table(path, None)
 
 
-def _latest(rows, latest: dict[str, dict]) -> None:
+def keep_latest(rows, latest: dict[str, dict]) -> None:
+    """Fold ``rows`` into ``latest`` (run id -> row): the highest ``rev`` wins, ties the later."""
     for row in rows:
         rid = row.get("run_id")
         if isinstance(rid, str):
@@ -180,8 +193,8 @@ def read_rows(layout: Layout) -> dict[str, dict]:
     for path in compacts:
         table = read_compact(path)
         if table is not None:
-            _latest(_table_rows(table), latest)
-    _latest(small, latest)
+            keep_latest(_table_rows(table), latest)
+    keep_latest(small, latest)
     return latest
 
 
@@ -207,7 +220,7 @@ def compact(layout: Layout) -> Path | None:
             used.append(path)
             rows.extend(r for r in found if isinstance(r.get("run_id"), str))
         latest: dict[str, dict] = {}
-        _latest(rows, latest)
+        keep_latest(rows, latest)
         if len(used) >= 2:  # another process may have merged them all meanwhile
             out = _commit(layout, rows_to_table(list(latest.values())), used, level=1)
     by_level: dict[int, list[Path]] = {}
