@@ -48,7 +48,7 @@ function tooltips(container) {
   box.className = "nbt-hover";
   box.hidden = true;
   box.setAttribute("role", "tooltip");
-  box.style.position = "fixed";
+  container.style.position = "relative";
   container.appendChild(box);
   const handler = (_handler, event, _item, value) => {
     if (value === null || value === undefined || value === "") { box.hidden = true; return; }
@@ -69,8 +69,9 @@ function tooltips(container) {
       box.appendChild(row);
     }
     box.hidden = false;
-    box.style.left = `${event.clientX + 12}px`;
-    box.style.top = `${event.clientY + 12}px`;
+    const at = container.getBoundingClientRect(); // relative to the chart: outputs may be transformed
+    box.style.left = `${Math.min(event.clientX - at.left + 12, Math.max(0, at.width - box.offsetWidth - 4))}px`;
+    box.style.top = `${event.clientY - at.top + 12}px`;
   };
   return { box, handler };
 }

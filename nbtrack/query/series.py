@@ -209,3 +209,30 @@ def labels(layout: Layout, run_ids: Iterable[str]) -> dict[str, dict]:
         out[run_id] = {"name": row.get("name") or run_id, "experiment": row.get("experiment"),
                        "status": row.get("status"), "started": row.get("started")}
     return out
+
+
+def thin(curves: Curves, buckets: int) -> Curves:
+    """The same curves on fewer columns (a static picture of a chart already computed)."""
+    import numpy as np
+
+    out = Curves(x_mode=curves.x_mode, buckets=max(1, int(buckets)), lo=curves.lo, hi=curves.hi)
+    if not curves.points or out.buckets >= curves.buckets:
+        return curves
+    xs_out, ys_out, first, mean, count = [], [], [], [], []
+    p = c = 0
+    for s in curves.series:
+        xs, ys = curves.x[p:p + s["points"]], curves.y[p:p + s["points"]]
+        cf, cm, cc = (a[c:c + s["columns"]] for a in (curves.first, curves.mean, curves.count))
+        picks = downsample.m4_summary(xs, ys, cf, cm, cc, out.buckets) if len(xs) else None
+        p, c = p + s["points"], c + s["columns"]
+        if picks is None:
+            continue
+        xs_out.append(xs[picks.index])
+        ys_out.append(ys[picks.index])
+        first.append(np.searchsorted(picks.index, picks.first))
+        mean.append(picks.mean)
+        count.append(picks.count)
+        out.series.append({**s, "points": len(picks.index), "columns": len(picks.first)})
+    out.x, out.y = np.concatenate(xs_out), np.concatenate(ys_out)
+    out.first, out.mean, out.count = np.concatenate(first), np.concatenate(mean), np.concatenate(count)
+    return out

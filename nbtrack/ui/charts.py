@@ -68,18 +68,31 @@ def curves_frame(curves: series_q.Curves, names: dict[str, dict]):
         x_col, pl.Series("value", curves.y if curves.y is not None else np.zeros(0)))
 
 
-def _values(frame) -> list[dict]:
-    """Rows for an altair ``InlineData`` (no DataFrame: altair's 5,000-row limit is for
-    frames it would embed; these are already thinned), non-finite values as null."""
+def _finite(frame):
+    """``frame`` with NaN and infinities as null (JSON has neither)."""
     import polars as pl
 
-    out = frame
-    for name, dtype in frame.schema.items():
-        if dtype.is_float():
-            out = out.with_columns(pl.when(pl.col(name).is_finite()).then(pl.col(name)).otherwise(None).alias(name))
-        elif isinstance(dtype, pl.Datetime):
-            out = out.with_columns(pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
-    return out.to_dicts()
+    floats = [n for n, t in frame.schema.items() if t.is_float()]
+    return frame.with_columns(pl.when(pl.col(n).is_finite()).then(pl.col(n)).otherwise(None).alias(n) for n in floats)
+
+
+def _values(frame) -> list[dict]:
+    """Rows for a vega-lite dataset: non-finite values as null, times as ISO 8601 text."""
+    import polars as pl
+
+    out = _finite(frame)
+    times = [n for n, t in out.schema.items() if isinstance(t, pl.Datetime)]
+    return out.with_columns(pl.col(n).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ") for n in times).to_dicts()
+
+
+def to_spec(chart) -> dict:
+    """An altair chart as a vega-lite dict, its DataFrames inline whatever their size
+    (altair's 5,000-row guard is for people; these rows are already thinned)."""
+    if isinstance(chart, dict):
+        return chart
+    alt = altair()
+    with alt.data_transformers.disable_max_rows():
+        return chart.to_dict()
 
 
 def line_chart(frame, x: str = "step", log_y: bool = False, runs: list[str] | None = None,
@@ -89,13 +102,13 @@ def line_chart(frame, x: str = "step", log_y: bool = False, runs: list[str] | No
     names = names or {}
     runs = runs or list(dict.fromkeys(frame["run_id"].to_list()))
     x_type = "T" if x == "time" else "Q"
-    base = alt.Chart(alt.InlineData(values=_values(frame))).mark_line(strokeWidth=1.25, clip=True).encode(
+    base = alt.Chart(_finite(frame)).mark_line(strokeWidth=1.25).encode(
         x=alt.X(f"x:{x_type}", title=X_TITLES[x]),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
         color=alt.Color("name:N", title="run", scale=_color_scale(alt, runs, names)),
         detail="run_id:N",
         tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("key:N", title="metric"),
-                 alt.Tooltip(f"x:{x_type}", title=x), alt.Tooltip("value:Q", format=".6g")],
+                 alt.Tooltip(f"x:{x_type}", title=x), alt.Tooltip("value:Q", format=".6~g")],
     ).properties(width=width, height=height)
     keys = list(dict.fromkeys(frame["key"].to_list()))
     if len(keys) <= 1:
@@ -124,12 +137,12 @@ def bar_spec(frame, summary: str = "last", names_order: list[str] | None = None,
     keys = list(dict.fromkeys(frame["key"].to_list()))
     order = names_order or list(dict.fromkeys(frame["name"].to_list()))
     title = f"{summary} value" if len(keys) != 1 else f"{summary} {keys[0]}"
-    chart = alt.Chart(data if data is not None else alt.InlineData(values=_values(frame))).mark_bar().encode(
+    chart = alt.Chart(data if data is not None else _finite(frame)).mark_bar().encode(
         y=alt.Y("name:N", title=None, sort=order, axis=alt.Axis(labelLimit=240)),
         x=alt.X("value:Q", title=title),
         color=alt.Color("color:N", scale=None, legend=None),
         tooltip=[alt.Tooltip("name:N", title="run"), alt.Tooltip("key:N", title="metric"),
-                 alt.Tooltip("value:Q", format=".6g", title=summary), alt.Tooltip("step:Q", title="at step")],
+                 alt.Tooltip("value:Q", format=".6~g", title=summary), alt.Tooltip("step:Q", title="at step")],
     ).properties(width=360, height=alt.Step(18))
     if len(keys) > 1:
         chart = chart.facet(column=alt.Column("key:N", title=None, sort=keys)).resolve_scale(x="independent")
@@ -166,7 +179,7 @@ def _parts(chart, frames: dict | None):
         own = {"nbtrack-data": data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)}
         chart = chart.copy()
         chart.data = alt.NamedData(name="nbtrack-data")
-    return split_data(chart.to_dict(), {**own, **(frames or {})})
+    return split_data(to_spec(chart), {**own, **(frames or {})})
 
 
 def static_png(spec: dict, scale: float = 1.0) -> bytes | None:
@@ -192,7 +205,7 @@ def mimebundle(panel, altair_factory, **kwargs):
     data = dict(data, **{"text/plain": panel.fallback_text()})
     if altair_factory is not None:
         try:
-            png = static_png(altair_factory().to_dict())
+            png = static_png(to_spec(altair_factory()))
         except Exception:  # noqa: BLE001 - see static_png
             log.debug("nbtrack: no static chart", exc_info=True)
             png = None

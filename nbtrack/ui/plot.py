@@ -9,6 +9,9 @@ and a notebook saved with its outputs shows a PNG of it where no widget can run.
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import traitlets
 
 from ..query import runs as runs_q
@@ -19,7 +22,8 @@ from .curves import CurveRequests
 from .panel import Panel, in_kernel
 
 DEFAULT_KEYS = 8  # metrics shown when none are named
-STATIC_BUCKETS = 160  # points per series column count for the static PNG and to_altair()
+STATIC_BUCKETS = 160  # columns per series for to_altair() and the static PNG
+STATIC_ROWS = 24_000  # at most about this many points in the PNG (vl-convert draws ~50k/s)
 
 
 def resolve_runs(layout: Layout, runs) -> list[str]:
@@ -74,6 +78,7 @@ class MetricPlot(CurveRequests, Panel):
     x_range = traitlets.List().tag(sync=True)
     height = traitlets.Int(240).tag(sync=True)
     live = traitlets.Bool(False).tag(sync=True)
+    _uid = traitlets.Unicode("").tag(sync=True)  # keys what the page keeps of this widget's curves
 
     def __init__(self, layout: Layout, run_ids: list[str], keys: list[str] | None = None, *, x: str = "step",
                  log_y: bool = False, smoothing: float = 0.0, height: int = 240, static: bool = True,
@@ -89,8 +94,10 @@ class MetricPlot(CurveRequests, Panel):
         self._inline = bool(training)  # drawn mid-cell: carry the runtime (see bundle.live_esm)
         self.names = series_q.labels(layout, self.curve_runs)
         self.seen_signature = None
+        self._cached = None  # curves computed for the static picture, reused by the first draw
+        self.timings: dict[str, float] = {}  # where the first draw's kernel time went
         super().__init__(runs=self.curve_runs, metrics=list(keys or []), x=x, log_y=log_y, smoothing=float(smoothing),
-                         height=int(height), live=bool(training))
+                         height=int(height), live=bool(training), _uid=uuid.uuid4().hex)
         self.curve_keys = list(keys or []) or None
         self.feed = live.start(self, training, self.curve_keys, self.names) if training else None
         elsewhere = [r for r, n in self.names.items() if n.get("status") == "running" and r not in {t.id for t in training}]
@@ -111,6 +118,22 @@ class MetricPlot(CurveRequests, Panel):
             # saved notebook should hold the 1.4 KB loader, not the inlined runtime
             self._inline = False
             self._esm = bundle.loader_path().read_text()
+
+    def req_curves(self, runs=None, keys=None, x: str = "step", buckets: int = 900, x_range=None, skip=()):
+        cached = self._cached
+        self._cached = None  # one use: the first draw, computed with the static picture
+        if cached is not None and runs is None and not keys and not x_range and not skip and x == cached.x_mode \
+                and int(buckets or 0) <= cached.buckets:
+            from .curves import encode
+
+            meta, data = encode(cached, self.names)
+            meta["zoomed"] = False
+            self.last_payload_bytes = len(data)
+            return meta, data
+        return super().req_curves(runs=runs, keys=keys, x=x, buckets=buckets, x_range=x_range, skip=skip)
+
+    def _curves(self, buckets: int):
+        return series_q.curves(self.store_layout, self.curve_runs, self.curve_keys, x=self.x, buckets=buckets)
 
     def req_live(self):
         if self.feed is None:
@@ -141,13 +164,25 @@ class MetricPlot(CurveRequests, Panel):
     def frame(self, buckets: int = STATIC_BUCKETS):
         """The curves as a polars frame ``run_id, name, key, x, value`` (M4-thinned to
         ``buckets`` columns on the chart's x axis)."""
-        curves = series_q.curves(self.store_layout, self.curve_runs, self.curve_keys, x=self.x, buckets=buckets)
-        return charts.curves_frame(curves, self.names)
+        return charts.curves_frame(self._curves(buckets), self.names)
 
     def to_altair(self, buckets: int = STATIC_BUCKETS):
-        """The chart as an ``altair.Chart`` (data inline), to restyle, save or render elsewhere."""
-        return charts.line_chart(self.frame(buckets), x=self.x, log_y=self.log_y, runs=self.curve_runs,
-                                 names=self.names)
+        """The chart as an ``altair.Chart`` over a polars frame, to restyle, save or render
+        elsewhere (more than 5,000 points: ``alt.data_transformers.disable_max_rows()``)."""
+        return self._chart(self.frame(buckets))
+
+    def _chart(self, frame):
+        return charts.line_chart(frame, x=self.x, log_y=self.log_y, runs=self.curve_runs, names=self.names)
+
+    def _static_chart(self):
+        """The PNG's chart: from the curves the browser's first draw will use (computed once),
+        thinned so vl-convert stays quick with many runs."""
+        started = time.perf_counter()
+        self._cached = self._curves(900)
+        self.timings["curves_s"] = round(time.perf_counter() - started, 3)
+        n = max(1, len(self._cached.series))
+        thinned = series_q.thin(self._cached, max(30, min(STATIC_BUCKETS, STATIC_ROWS // (4 * n))))
+        return self._chart(charts.curves_frame(thinned, self.names))
 
     def fallback_text(self) -> str:
         keys = ", ".join(self.curve_keys or []) or "every metric"
@@ -156,7 +191,10 @@ class MetricPlot(CurveRequests, Panel):
         return f"nbtrack plot: {keys} of {names}{more}" + (" (live)" if self.live else "")
 
     def _repr_mimebundle_(self, **kwargs):
-        return charts.mimebundle(self, self.to_altair if self.static and not self.live else None, **kwargs)
+        started = time.perf_counter()
+        bundle_ = charts.mimebundle(self, self._static_chart if self.static and not self.live else None, **kwargs)
+        self.timings["mimebundle_s"] = round(time.perf_counter() - started, 3)  # the static PNG with it
+        return bundle_
 
 
 def plot(layout: Layout, runs=None, metrics=None, *, kind: str = "line", summary: str = "last",

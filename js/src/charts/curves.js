@@ -28,12 +28,20 @@ export function xText(mode, value) {
   return Math.round(value).toLocaleString();
 }
 
-function compact(value) {
-  const a = Math.abs(value);
-  if (a >= 1e9) return `${+(value / 1e9).toPrecision(3)}G`;
-  if (a >= 1e6) return `${+(value / 1e6).toPrecision(3)}M`;
-  if (a >= 1e4) return `${+(value / 1e3).toPrecision(3)}k`;
-  return number(value);
+/** Tick labels with as many decimals as the spacing of the ticks needs (k/M/G for big ones). */
+export function tickLabels(splits, log = false) {
+  if (log) return splits.map((v) => number(v));
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 0;
+  const max = Math.max(0, ...splits.map((v) => Math.abs(v)));
+  const [unit, suffix] = max >= 1e9 ? [1e9, "G"] : max >= 1e6 ? [1e6, "M"] : max >= 1e4 ? [1e3, "k"] : [1, ""];
+  const decimals = step > 0 ? Math.max(0, Math.min(8, Math.ceil(-Math.log10(step / unit) - 1e-9))) : 0;
+  return splits.map((v) => (v === null || v === undefined ? "" : `${(v / unit).toFixed(decimals)}${suffix}`));
+}
+
+/** Seconds since the run's start: "12.5s" while short, durations ("3m 20s") once long. */
+function relativeLabels(splits) {
+  const max = Math.max(0, ...splits.map((v) => Math.abs(v)));
+  return max < 120 ? tickLabels(splits).map((t) => (t ? `${t}s` : t)) : splits.map((v) => duration(v));
 }
 
 export class CurveChart {
@@ -113,8 +121,9 @@ export class CurveChart {
       scales: { x: { time: mode === "time", auto: false, range: () => [this.state.lo, this.state.hi] },
         y: { distr: state.logY ? 3 : 1, log: 10 } },
       axes: [
-        { ...axis, values: mode === "time" ? undefined : (u, splits) => splits.map((v) => (mode === "relative" ? duration(v) : compact(v))) },
-        { ...axis, size: 56, values: (u, splits) => splits.map((v) => compact(v)) },
+        { ...axis, values: mode === "time" ? undefined
+          : (u, splits) => (mode === "relative" ? relativeLabels(splits) : tickLabels(splits)) },
+        { ...axis, size: 56, values: (u, splits) => tickLabels(splits, state.logY) },
       ],
       series,
       cursor: {

@@ -4,7 +4,6 @@
 // range at full resolution), and live updates pushed by the kernel while a run trains.
 import { Channel } from "../channel.js";
 import { h } from "../dom.js";
-import { number } from "../format.js";
 import { statusBadge } from "../table.js";
 import { CurveChart } from "./curves.js";
 import { runColor, theme } from "./palette.js";
@@ -18,7 +17,10 @@ const X_MODES = [["step", "step"], ["time", "wall time"], ["relative", "relative
  * `get(name)` / `set(values)` read and keep the view's settings (x, log_y, smoothing, x_range).
  * Returns {refresh(), destroy(), root}.
  */
-export function renderCurves({ channel, container, runs, keys, get: read, set: write, live = false, height = 240, args = {} }) {
+const MEMO = "__nbtrack_curves_memo"; // the data a view held, by widget: a re-render starts from it
+
+export function renderCurves({ channel, container, runs, keys, get: read, set: write, live = false, height = 240, args = {},
+  memo = null }) {
   const t0 = performance.now();
   const local = {}; // settings changed here: read back at once, whatever the model does with them
   const get = (name) => (name in local ? local[name] : read(name));
@@ -35,6 +37,17 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
   let seq = -1;
   let latest = 0;
   let total = { raw: 0, points: 0 };
+  let answered = false; // the kernel has sent curves at least once
+  const memos = (globalThis[MEMO] ||= new Map());
+  if (memo && memos.has(memo)) {
+    // the widget was drawn before on this page (its code was swapped, or the output re-rendered):
+    // show what that view had at once, mid-cell too, while the kernel is asked again
+    const kept = memos.get(memo);
+    ({ full, zoomed, seq, total, answered } = kept);
+    for (const [k, v] of kept.held) held.set(k, v);
+    for (const [k, v] of kept.statuses) statuses.set(k, v);
+    for (const [k, v] of kept.names) names.set(k, v);
+  }
 
   // ------------------------------------------------------------------ toolbar
   const xSelect = h("select", { className: "nbt-select nbt-x-mode", "aria-label": "x axis" },
@@ -114,13 +127,15 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
     renderLegend();
     const lines = all.length;
     info.textContent = lines
-      ? `${lines} curve${lines === 1 ? "" : "s"}${total.raw ? ` · ${number(total.points)} of ${number(total.raw)} points` : ""}`
+      ? `${lines} curve${lines === 1 ? "" : "s"}${total.raw && !zoomRange ? ` · ${total.points.toLocaleString()} of ${total.raw.toLocaleString()} points` : ""}`
       : "no points logged yet";
-    if (root.dataset.state !== "drawn" && (lines || !live)) {
+    if (root.dataset.state !== "drawn" && (lines || (answered && !live))) {
       root.dataset.state = "drawn";
       root.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
     }
     root.dataset.points = String(all.reduce((n, s) => n + s.x.length, 0));
+    root.dataset.zoomed = zoomRange ? (zoomed ? "full" : "coarse") : "";
+    root.dataset.smooth = Number(get("smoothing") || 0) > 0 ? "1" : "";
   }
 
   function renderLegend() {
@@ -130,7 +145,8 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
         dataset: { run: id }, title: "Click to hide or show this run" },
         h("span", { className: "nbt-swatch", style: { background: colors.get(id) } }),
         h("span", { className: "nbt-legend-name", text: names.get(id) || id }),
-        statuses.get(id) ? statusBadge(statuses.get(id)) : null);
+        // a finished run needs no badge, except on a live panel: there, "completed" is news
+        statuses.get(id) && (statuses.get(id) !== "completed" || live) ? statusBadge(statuses.get(id)) : null);
       item.addEventListener("click", () => {
         if (hidden.has(id)) hidden.delete(id); else hidden.add(id);
         draw();
@@ -167,6 +183,7 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
           names.set(s.run_id, s.name);
           if (s.status) statuses.set(s.run_id, s.status);
         }
+        answered = true;
         if (zoomRange) zoomed = list;
         else {
           full = list;
@@ -227,6 +244,7 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
   observer.observe(grid);
   const offs = [channel.on("live", onLive), channel.on("reload", () => { request(null); const r = range(); if (r) request(r); })];
 
+  if (answered || held.size) draw();
   request(null).then(() => { const r = range(); if (r) request(r); });
   if (live) channel.request("live", {}).then(({ meta, buffers }) => onLive(meta, null, buffers), () => {});
 
@@ -234,6 +252,7 @@ export function renderCurves({ channel, container, runs, keys, get: read, set: w
     root,
     refresh: () => request(null),
     destroy: () => {
+      if (memo) memos.set(memo, { full, zoomed, seq, total, answered, held: new Map(held), statuses: new Map(statuses), names: new Map(names) });
       observer.disconnect();
       offs.forEach((off) => off());
       charts.forEach((c) => c.destroy());
@@ -253,6 +272,7 @@ export function renderPlotPanel({ model, el }) {
     set: (values) => { for (const [k, v] of Object.entries(values)) model.set(k, v); model.save_changes(); },
     live: Boolean(model.get("live")),
     height: model.get("height") || 240,
+    memo: model.get("_uid") || null,
   });
   view.root.classList.add("nbt-panel");
   return () => { view.destroy(); channel.close(); };
