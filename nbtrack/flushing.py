@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import warnings
@@ -28,6 +29,8 @@ _thread: threading.Thread | None = None
 _wake = threading.Event()
 _stop = threading.Event()
 _due = float("inf")  # monotonic time of the next timed flush
+WARM_UP_SWITCH_S = 0.0005  # sys.setswitchinterval while the Arrow writer is warmed up
+warmed = threading.Event()  # set once this process's flusher has warmed the writer up
 _asked = False  # a flush was asked for (a cell ended): now, not at _due
 _warned = False
 # called as fn(run, batch) after each metric segment a flush writes, under the run's flush
@@ -112,12 +115,27 @@ def _finish_quietly(run) -> None:
             pass
 
 
-def _loop() -> None:
-    try:  # import the Arrow writer here, so the first flush does not stall the kernel
-        import pyarrow.compute  # noqa: F401
-        import pyarrow.ipc  # noqa: F401
-    except ImportError:
+def _warm_up() -> None:
+    """Import the Arrow writer and run a flush once in memory, here, as the first run
+    starts: neither ``start_run`` nor the first flush nor the first ``end()`` pays for it.
+    While it runs, a training loop on the caller's thread may hold the GIL, and this
+    thread, which gives it up at every file the import reads, would wait up to the switch
+    interval (5 ms) each time to get it back: the interval is shortened meanwhile."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, WARM_UP_SWITCH_S))
+    try:
+        from .store import metric_files
+
+        metric_files.warm_up()
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first flush is slower
         pass
+    finally:
+        sys.setswitchinterval(interval)
+        warmed.set()
+
+
+def _loop() -> None:
+    _warm_up()
     from .store.liveness import HEARTBEAT_EVERY_S
 
     global _due, _asked

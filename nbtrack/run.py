@@ -247,10 +247,9 @@ class Run:
         # called as hook(run, status) just before the run records its end (file tracing
         # hashes what it wrote, capture records the code identity); errors are warned about
         self.end_hooks: list = []
-        # the Arrow writer is imported here, on the caller's thread: imported by the
-        # flusher thread while a training loop holds the GIL it took seconds, and the
-        # first points reached disk late (the loss bound holds from the first flush)
-        metric_files.ready()
+        # the Arrow writer is imported and warmed up by the flusher thread as the first
+        # run starts (flushing._warm_up, with a short GIL switch interval meanwhile): on
+        # this thread it cost start_run 0.1-0.3 s and reached disk no sooner
 
     # ------------------------------------------------------------------ metrics
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
