@@ -56,7 +56,7 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
 
     layout = layout_for(store, create=False)
     if runs is None:
-        ids = rq.runs(layout)["run_id"].to_list()
+        ids = rq.run_ids(layout)  # what runs() lists, without building its table
     elif hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
         ids = runs["run_id"].to_list()
     elif isinstance(runs, (str, dict)) or hasattr(runs, "id"):

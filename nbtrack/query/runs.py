@@ -63,6 +63,26 @@ def runs(
 ):
     """One row per run; see ``nbtrack.runs``."""
     __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
+    latest = _selected(layout, experiment, tags, status, include_archived)
+    frame = summaries.table(latest)
+    if where:
+        frame = frame.filter(compile_filter(where, dict(frame.schema)))
+    if sort is None:
+        return frame.sort("started", descending=True if descending is None else descending,
+                          nulls_last=True)
+    column = resolve_field(sort, dict(frame.schema), sort, 0)
+    return frame.sort(column, descending=bool(descending), nulls_last=True)
+
+
+def run_ids(layout: Layout) -> list[str]:
+    """The ids ``runs(layout)`` lists, in its order, without building its wide table
+    (``metrics()`` with no runs given needs only these)."""
+    latest = _selected(layout, None, None, None, False)
+    return latest.sort("started", descending=True, nulls_last=True)["run_id"].to_list()
+
+
+def _selected(layout: Layout, experiment, tags, status, include_archived: bool):
+    """The index rows ``runs`` shows, before ``where``."""
     import polars as pl
 
     latest = summaries.frame(layout)
@@ -82,14 +102,7 @@ def runs(
         latest = latest.filter(~pl.col("archived").fill_null(False))
         if hidden:
             latest = latest.filter(~pl.col("experiment").is_in(hidden))
-    frame = summaries.table(latest)
-    if where:
-        frame = frame.filter(compile_filter(where, dict(frame.schema)))
-    if sort is None:
-        return frame.sort("started", descending=True if descending is None else descending,
-                          nulls_last=True)
-    column = resolve_field(sort, dict(frame.schema), sort, 0)
-    return frame.sort(column, descending=bool(descending), nulls_last=True)
+    return latest
 
 
 def _as_set(value) -> set | None:
