@@ -55,15 +55,15 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
     from .query import runs as rq
 
     layout = layout_for(store, create=False)
+    key_list = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
     if runs is None:
-        ids = rq.run_ids(layout)  # what runs() lists, without building its table
+        ids = rq.run_ids(layout, key_list)  # what runs() lists, runs without the keys left out
     elif hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
         ids = runs["run_id"].to_list()
     elif isinstance(runs, (str, dict)) or hasattr(runs, "id"):
         ids = [rq.resolve(layout, runs)]
     else:
         ids = [rq.resolve(layout, r) for r in runs]
-    key_list = [keys] if isinstance(keys, str) else (list(keys) if keys is not None else None)
     return mq.read(layout, ids, key_list)
 
 

@@ -257,3 +257,26 @@ def test_open_run_edits_of_a_finished_run_show_up_in_runs():
     assert by_name(nbtrack.runs(include_archived=True))["r-big"]["archived"] is True
     nbtrack.open_run(b.id).unarchive()
     assert "r-big" in nbtrack.runs()["name"].to_list()
+
+
+def test_metrics_with_keys_skips_the_runs_that_never_logged_them(monkeypatch):
+    from nbtrack.store import metric_files
+
+    with nbtrack.start_run("vision") as a:
+        a.log({"loss": 1.0, "acc": 0.5}, step=0)
+    with nbtrack.start_run("text") as b:
+        b.log({"perplexity": 9.0}, step=0)
+    running = nbtrack.start_run("text")
+    running.log({"loss": 2.0}, step=0)
+    running.flush()
+    opened: list[str] = []
+    real = metric_files.segment_files
+    monkeypatch.setattr(metric_files, "segment_files",
+                        lambda layout, rid, check=True: opened.append(rid) or real(layout, rid, check))
+    frame = nbtrack.metrics(keys=["loss"])
+    assert sorted(frame["run_id"].to_list()) == sorted([a.id, running.id])
+    assert b.id not in opened  # its files were never listed nor read
+    everything = nbtrack.metrics()
+    assert frame.sort("run_id").equals(
+        everything.filter(pl.col("key") == "loss").sort("run_id"))
+    running.end()

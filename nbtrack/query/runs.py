@@ -74,10 +74,16 @@ def runs(
     return frame.sort(column, descending=bool(descending), nulls_last=True)
 
 
-def run_ids(layout: Layout) -> list[str]:
+def run_ids(layout: Layout, keys: list[str] | None = None) -> list[str]:
     """The ids ``runs(layout)`` lists, in its order, without building its wide table
-    (``metrics()`` with no runs given needs only these)."""
+    (``metrics()`` with no runs given needs only these). With ``keys``, only runs whose
+    index row names one of them (their files are not even opened) and running ones."""
+    import polars as pl
+
     latest = _selected(layout, None, None, None, False)
+    if keys is not None:
+        named = pl.col("metric_keys").list.eval(pl.element().is_in(list(keys))).list.any()
+        latest = latest.filter(named.fill_null(False) | (pl.col("status") == "running"))
     return latest.sort("started", descending=True, nulls_last=True)["run_id"].to_list()
 
 
