@@ -44,8 +44,9 @@ def spawn(code: str, **env: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def read_all_quietly() -> tuple[int, list[str]]:
-    """Read the whole store the ways users do; (corrupt-file warnings, errors)."""
+def read_all_quietly(per_run: bool = False) -> tuple[int, list[str]]:
+    """Read the whole store the ways users do; (corrupt-file warnings, errors).
+    ``per_run``: metrics one run at a time (a store of 10^8 points does not fit at once)."""
     import nbtrack
     from nbtrack.errors import CorruptFileWarning
     from nbtrack.store import arrow_io
@@ -56,9 +57,14 @@ def read_all_quietly() -> tuple[int, list[str]]:
         warnings.simplefilter("always")
         try:
             frame = nbtrack.runs(include_archived=True)
-            nbtrack.metrics(frame)
-            for run_id in frame["run_id"].to_list()[:50]:
-                nbtrack.get_run(run_id)
+            if per_run:
+                for run_id in frame["run_id"].to_list():
+                    nbtrack.metrics([run_id])
+                    nbtrack.get_run(run_id, with_metrics=False)
+            else:
+                nbtrack.metrics(frame)
+                for run_id in frame["run_id"].to_list()[:50]:
+                    nbtrack.get_run(run_id)
         except BaseException as exc:  # noqa: BLE001 - counted, never fatal here
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -82,3 +88,9 @@ def report(name: str, figures: dict, started: float) -> int:
     failed = figures.pop("_failed", False)
     print(f"FIGURES {name} {json.dumps(figures, sort_keys=True)}", flush=True)
     return 1 if failed else 0
+
+
+def point_count(run_ids) -> int:
+    import nbtrack
+
+    return sum(nbtrack.metrics([r]).height for r in run_ids)

@@ -17,7 +17,7 @@ import signal
 import statistics
 import time
 
-from _common import fresh_store, gap_free, read_all_quietly, report, spawn
+from _common import fresh_store, gap_free, point_count, read_all_quietly, report, spawn
 
 HOT = """
     import json, sys, time, nbtrack
@@ -84,7 +84,7 @@ def kill_hot(rng, kills: int, figures: dict, interval: float) -> None:
         else:
             lost_first_s.append(lost)
             empty_first_s += on_disk.len() == 0
-        status = nbtrack.get_run(info["run_id"])["status"]
+        status = nbtrack.get_run(info["run_id"], with_metrics=False)["status"]
         if status != "crashed" or not gap_free(points, info["run_id"]):
             bad.append((info["run_id"], status))
     figures.update({
@@ -111,7 +111,7 @@ def kill_ending(rng, kills: int, figures: dict) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         points = nbtrack.metrics([info["run_id"]])
-        status = nbtrack.get_run(info["run_id"])["status"]
+        status = nbtrack.get_run(info["run_id"], with_metrics=False)["status"]
         completed += status == "completed"
         crashed += status == "crashed"
         whole = status != "completed" or points.height == steps
@@ -154,7 +154,7 @@ def kill_kernels(rng, kills: int, figures: dict) -> None:
             time.sleep(rng.uniform(0.5, 2.0))  # mid-cell
             k.kill9()
         points = nbtrack.metrics([run_id])
-        status = nbtrack.get_run(run_id)["status"]
+        status = nbtrack.get_run(run_id, with_metrics=False)["status"]
         bad += status != "crashed" or not gap_free(points, run_id) or points.height == 0
     figures.update({"kernel_kills": kills, "kernel_bad": bad})
 
@@ -176,17 +176,18 @@ def main(argv=None) -> int:
     kill_loop(rng, max(4, kills // 8), figures, MERGING, "merge")
     kill_loop(rng, max(4, kills // 8), figures, INDEXING, "index")
     kill_kernels(rng, 2 if args.quick else 10, figures)
-    corrupt, errors = read_all_quietly()
+    corrupt, errors = read_all_quietly(per_run=True)
     import nbtrack
     from nbtrack.store import tidy
     from nbtrack.store.layout import Layout
 
-    before = nbtrack.metrics().height
+    ids = nbtrack.runs()["run_id"].to_list()
+    before = point_count(ids)
     swept = tidy.compact_abandoned(Layout(os.environ["NBTRACK_HOME"]))
     figures.update({
         "store_read_corrupt_warnings": corrupt, "store_read_errors": len(errors),
         "first_errors": errors[:3], "tidy_merged_runs": sum("merged" in x for x in swept),
-        "points_lost_by_tidy": before - nbtrack.metrics().height,
+        "points_lost_by_tidy": before - point_count(ids), "points_in_store": before,
     })
     figures["_failed"] = bool(figures["hot_bad"] or figures["end_bad"] or figures["merge_bad"]
                               or figures["merge_duplicated"] or figures["index_bad"]
