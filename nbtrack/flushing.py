@@ -131,7 +131,24 @@ def _warm_up() -> None:
         pass
     finally:
         sys.setswitchinterval(interval)
+        _first_flush_from_now()
         warmed.set()
+
+
+def _first_flush_from_now() -> None:
+    """A run that flushed itself during the warm-up (``run.flush()`` waited for it) gets
+    FIRST_FLUSH_S from now before the first timed flush, as when start_run imported the
+    writer; a run that only logged is flushed at once, as it is due."""
+    global _due
+    with _lock:
+        flushed = any(getattr(run, "_segments", 0) or _flushing(run) for run in _runs)
+        if flushed and _due != float("inf"):
+            _due = max(_due, time.monotonic() + FIRST_FLUSH_S)
+
+
+def _flushing(run) -> bool:
+    lock = getattr(run, "_flush_lock", None)
+    return lock is not None and lock.locked()
 
 
 def _loop() -> None:
