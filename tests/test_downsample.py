@@ -131,3 +131,18 @@ def test_the_frame_api_thins_string_keyed_series_and_keeps_small_ones_whole():
 def test_tiny_inputs(n):
     picks = downsample.m4_arrays(np.zeros(n), np.arange(float(n)), np.ones(n), 10)
     assert picks.index.tolist() == list(range(n))
+
+
+def test_chunks_of_consecutive_points_keep_the_extremes_and_count_every_point():
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 999, 100_003):
+        ys = rng.random(n)
+        ys[n // 2] = 42.0
+        picks = downsample.m4_chunks(ys, 50)
+        assert picks.count.sum() == n and len(picks.first) <= 50
+        assert picks.index[0] == 0 and picks.index[-1] == n - 1 and bool(np.all(np.diff(picks.index) > 0))
+        assert 42.0 in ys[picks.index]
+        for start, count, mean in zip(picks.first, picks.count, picks.mean, strict=True):
+            chunk = ys[start:start + count]
+            assert {start + chunk.argmin(), start + chunk.argmax()} <= set(picks.index.tolist())
+            assert mean == pytest.approx(chunk.mean())

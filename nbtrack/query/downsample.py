@@ -103,6 +103,34 @@ def _m4_block(sid, x, y, buckets: int, lo, hi, keep_small: bool) -> Picks:
     return Picks(index, starts, mean, count)
 
 
+def m4_chunks(y, buckets: int) -> Picks:
+    """M4 over equal runs of consecutive points instead of equal x ranges: about ``buckets``
+    chunks, each keeping its first, last, lowest and highest point. For a stretch of evenly
+    logged points (a live run's newest flushes) that is the same picture at a fraction of the
+    cost (reshape and argmin along rows, no grouping); values must be finite."""
+    import numpy as np
+
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    size = max(1, -(-n // max(1, int(buckets))))  # ceil: at most buckets chunks
+    whole = n // size * size
+    rows = y[:whole].reshape(-1, size)
+    base = np.arange(0, whole, size)
+    picks = [np.stack([base, base + rows.argmin(axis=1), base + rows.argmax(axis=1), base + size - 1], axis=1)]
+    first, mean, count = [base], [rows.mean(axis=1)], [np.full(len(base), size, dtype=np.int64)]
+    if whole < n:  # the rest: one more, shorter chunk
+        tail = y[whole:]
+        picks.append(np.array([[whole, whole + tail.argmin(), whole + tail.argmax(), n - 1]]))
+        first.append(np.array([whole]))
+        mean.append(np.array([tail.mean()]))
+        count.append(np.array([n - whole], dtype=np.int64))
+    index = np.concatenate(picks)
+    index.sort(axis=1)  # chunks are in order: sorting each row orders them all
+    fresh = np.ones(index.shape, dtype=bool)
+    fresh[:, 1:] = index[:, 1:] != index[:, :-1]
+    return Picks(index[fresh], np.concatenate(first), np.concatenate(mean), np.concatenate(count))
+
+
 def column_of(x, lo, hi, buckets: int):
     """The pixel column (0 .. buckets-1) of each x on an axis from ``lo`` to ``hi``."""
     import numpy as np
