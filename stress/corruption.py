@@ -1,6 +1,6 @@
 """Corruption at full strength: a single-bit flip at every byte of a flush segment, a
-compact metrics file, an index compact file, a run's events file and a kernel's cell
-file; truncation at every offset of an events file and a segment. After each, the
+compact metrics file, an index compact file and a run's events file; truncation at
+every offset of an events file and a segment. After each, the
 whole store is read: 0 silent wrong values, 0 crashed reads, every other run whole.
 
     python stress/corruption.py [--quick]
