@@ -171,6 +171,8 @@ def test_smoothing_log_y_relative_time_and_a_bar_chart_follow_the_theme(page, da
     tab.page.check(".nbt-log-y")
     tab.page.locator(".nbt-plot").scroll_into_view_if_needed()
     shoot(tab, f"chart-smoothed-log-{'dark' if dark else 'light'}")
+    tab.page.select_option(".nbt-x-mode", "time")  # wall time: uPlot's time axis
+    tab.page.wait_for_function("() => document.querySelector('.nbt-plot').dataset.points > 0", timeout=30_000)
     tab.page.select_option(".nbt-x-mode", "relative")
     tab.page.wait_for_function("() => document.querySelector('.nbt-plot').dataset.points > 0", timeout=30_000)
     name = f"styled-{'dark' if dark else 'light'}.ipynb"
