@@ -231,3 +231,41 @@ def test_run_live_displays_the_panel(store, monkeypatch):
     assert run.live("loss") is None
     assert isinstance(shown[0], MetricPlot) and shown[0].metrics == ["loss"] and shown[0].live
     run.end()
+
+
+def test_a_run_training_in_another_process_reloads_the_chart_and_shows_it_crashed(store, spawn):
+    proc = spawn("""
+        import sys, nbtrack
+        run = nbtrack.start_run("elsewhere", name="other-process")
+        for s in range(50):
+            run.log({"loss": 1 / (s + 1)}, step=s)
+        run.flush()
+        print("started", flush=True)
+        sys.stdin.readline()
+        for s in range(50, 80):
+            run.log({"loss": 1 / (s + 1)}, step=s)
+        run.flush()
+        print("logged", flush=True)
+        sys.stdin.readline()
+    """)
+    assert proc.stdout.readline().strip() == "started"
+    run_id = nbtrack.runs()["run_id"][0]
+    plot = nbtrack.plot(run_id, "loss", static=False, watch_store=True)
+    assert not plot.live and plot._elsewhere == [run_id]  # not this process's run: no feed, a watcher
+    wire = Wire(plot)
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "logged"
+    meta, _ = wire.push()
+    assert meta["topic"] == "reload"
+    answer, buffers = wire.ask("curves", x="step", buckets=300)
+    assert streams(answer, buffers)[0].num_rows == 80
+    proc.kill()  # kill -9: the run never ends
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while (plot.names.get(run_id) or {}).get("status") != "crashed":
+        assert time.monotonic() < deadline, plot.names
+        wire.push(timeout=max(0.1, deadline - time.monotonic()))
+    answer, _ = wire.ask("curves", x="step", buckets=300)
+    assert answer["series"][0]["status"] == "crashed"
+    plot.close()

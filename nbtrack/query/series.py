@@ -193,7 +193,7 @@ def summary(layout: Layout, run_ids: Iterable[str], keys: Iterable[str], how: st
 
 
 def labels(layout: Layout, run_ids: Iterable[str]) -> dict[str, dict]:
-    """``{run_id: {"name", "experiment", "status", "started"}}`` for a chart's legend, from
+    """``{run_id: {"name", "experiment", "status", "started", "owner"}}`` for a chart's legend, from
     the run index; a run the index shows running is read from its own records (a run whose
     process died reads ``crashed``)."""
     from ..store import index
@@ -207,7 +207,8 @@ def labels(layout: Layout, run_ids: Iterable[str]) -> dict[str, dict]:
             st = state.load(layout, run_id)
             row = state.resolve_liveness(layout, st) if st is not None else (row or {})
         out[run_id] = {"name": row.get("name") or run_id, "experiment": row.get("experiment"),
-                       "status": row.get("status"), "started": row.get("started")}
+                       "status": row.get("status"), "started": row.get("started"),
+                       "owner": {k: row.get(k) for k in ("run_id", "host", "pid", "pid_start", "started")}}
     return out
 
 

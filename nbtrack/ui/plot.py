@@ -140,11 +140,14 @@ class MetricPlot(CurveRequests, Panel):
             return {"kind": "none", "series": [], "parts": []}
         return self.feed.message(force_snapshot=True)
 
-    # runs training in another process: re-read when their files change
+    # runs training in another process: re-read when their files change or their process dies
     def store_signature(self):
         from ..query import changes
+        from ..store import liveness
 
-        return changes.signature(self.store_layout, self._elsewhere)
+        alive = tuple(liveness.owner_alive(self.store_layout, r, (self.names.get(r) or {}).get("owner") or {})
+                      for r in self._elsewhere)
+        return changes.signature(self.store_layout, self._elsewhere), alive
 
     def refresh_from_store(self) -> None:
         self.seen_signature = self.store_signature()
