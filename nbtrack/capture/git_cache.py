@@ -15,6 +15,12 @@ fingerprint is trusted only if everything in it was last modified ``RACY_S`` bef
 ``git status`` it vouches for began: a tree edited just before a run start is asked
 again at the next one. Submodules (whose own edits change no file of the superproject),
 reftable repositories and ``GIT_DIR``/``GIT_WORK_TREE`` are always asked.
+
+An untracked folder is watched at its top only: emptying a subfolder of it changes no
+stat we keep, so the answer stays "dirty" until something else changes (never the
+other way round: a new file anywhere git would report changes some folder we watch).
+The cost is one ``lstat`` per tracked file and folder (~2 us each here: 240 paths in
+0.4 ms), so it grows with the tree, as ``git status`` itself does.
 """
 
 from __future__ import annotations
