@@ -155,10 +155,10 @@ def statuses(monkeypatch):
     asked: list[str] = []
     real = git._git
 
-    def counting(exe, where, *args):
+    def counting(exe, where, *args, **options):
         if args and args[0] == "status":
             asked.append(where)
-        return real(exe, where, *args)
+        return real(exe, where, *args, **options)
 
     monkeypatch.setattr(git, "_git", counting)
     git_cache.forget()
@@ -268,3 +268,15 @@ def test_run_starts_in_a_git_tree_see_edits(repo, statuses, monkeypatch):
     third.end()
     events = {r: nbtrack.get_run(r.id)["git"] for r in (second, third)}
     assert events[second]["dirty"] is False and events[third]["dirty"] is True
+
+
+def test_a_new_file_in_a_folder_of_ignored_files_reads_dirty(repo, statuses):
+    (repo / ".gitignore").write_text("outputs/\ndata/**/*.csv\n")
+    sh(repo, "commit", "-q", "-am", "ignore csv")
+    (repo / "data" / "deep").mkdir(parents=True)
+    (repo / "data" / "a.csv").write_text("1\n")  # a folder git looks in, but nothing shown
+    (repo / "data" / "deep" / "b.csv").write_text("2\n")
+    assert cached_clean(repo, statuses)["dirty"] is False
+    (repo / "data" / "deep" / "load.py").write_text("x = 1\n")  # not ignored: code
+    facts = git.info(repo)
+    assert facts["dirty"] is True and facts["untracked"] == 1

@@ -81,8 +81,8 @@ def _info(path) -> dict | None:
         out.update(facts)
         out["remote_url"] = _origin(git, root, common_dir)
         if cacheable and not any(d.startswith('"') for d in untracked_dirs):  # quoted: odd
-            git_cache.remember(lambda where, *args: _git(git, where, *args), root, git_dir,
-                               common_dir, out, asked_at, untracked_dirs)  # fmt: skip
+            git_cache.remember(lambda where, *args, **kw: _git(git, where, *args, **kw), root,
+                               git_dir, common_dir, out, asked_at, untracked_dirs)  # fmt: skip
         return out
     # status failed or timed out (a huge tree): commit and branch still, dirty unknown
     head = _git(git, root, "rev-parse", "--verify", "-q", "HEAD")
@@ -115,19 +115,21 @@ def _find_dotgit(start: str) -> str | None:
         folder = parent
 
 
-def _git(git: str, where: str, *args: str) -> str | None:
-    """``git -C where args`` stdout, or None when it failed or took too long."""
+def _git(git: str, where: str, *args: str, stdin: str | None = None,
+         ok: tuple[int, ...] = (0,)) -> str | None:
+    """``git -C where args`` stdout, or None when it failed (an exit status not in ``ok``)
+    or took too long."""
     import subprocess
 
     try:
         done = subprocess.run(
             [git, "--no-optional-locks", "-C", where, *args],  # never take index.lock
             capture_output=True, text=True, errors="replace", timeout=TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
+            **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout if done.returncode == 0 else None
+    return done.stdout if done.returncode in ok else None
 
 
 def _locate(git: str, start: str, found_by: tuple) -> tuple[str, str, str] | None:

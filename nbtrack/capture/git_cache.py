@@ -3,9 +3,9 @@
 ``git status`` costs a process and a walk of the tree (3-7 ms), and a sweep starts
 thousands of runs between which nothing changes. What it answers can only change
 when one of these does: ``HEAD``, the ref it names, ``packed-refs``, the index, the
-repository's config or excludes, a tracked file, or a folder holding tracked files or
-untracked ones (a new file changes its folder's mtime; ignored folders do not count,
-as they do not for the dirty flag). So after each ``git status`` a background thread
+repository's config or excludes, a tracked file, or a folder git looks in for untracked
+files (a new file changes its folder's mtime; ignored folders do not count, as they do
+not for the dirty flag). So after each ``git status`` a background thread
 lists the tracked files (``git ls-files``, once per index) and stats all of those; the
 next run start stats them again (a few hundred ``lstat`` calls, no process) and reuses
 the answer only if every one is unchanged.
@@ -29,6 +29,8 @@ import os
 import threading
 
 RACY_S = 2.0  # coarser than any filesystem's timestamps (FAT: 2 s)
+MAX_FOLDERS = 20_000  # a tree with more folders than this is always asked
+MAX_DEPTH = 64
 
 _lock = threading.Lock()
 _answers: dict[str, _Answer] = {}  # work tree top -> the last answer and its fingerprint
@@ -152,6 +154,39 @@ def _tracked_files(git_call, root: str, index_sig) -> tuple[list[str], bool]:
     return paths, ok
 
 
+def _folders(git_call, root: str, untracked_dirs: list[str]) -> list[str] | None:
+    """Every folder git looks in for untracked files: the top, and below it each folder
+    that is not ignored (asked of ``git check-ignore``, one call per level, so ignored
+    trees are never walked), not ``.git``, and not inside a folder ``git status`` already
+    reported as untracked (that one is watched at its top). None when there are too many."""
+    watched = [root]
+    frontier = [root]
+    reported = {os.path.join(root, d) for d in untracked_dirs}
+    for _ in range(MAX_DEPTH):
+        children = []
+        for folder in frontier:
+            try:
+                with os.scandir(folder) as entries:
+                    children += [e.path for e in entries
+                                 if e.name != ".git" and e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+        if not children:
+            return watched
+        rel = [os.path.relpath(c, root) for c in children]
+        out = git_call(root, "check-ignore", "-z", "--stdin", stdin="\0".join(rel) + "\0",
+                       ok=(0, 1))  # 1: none of them is ignored
+        if out is None:
+            return None
+        ignored = set(out.split("\0"))
+        keep = [c for c, r in zip(children, rel, strict=True) if r not in ignored]
+        watched += keep
+        if len(watched) > MAX_FOLDERS:
+            return None
+        frontier = [c for c in keep if c not in reported]
+    return None
+
+
 def _snapshot(answer: _Answer, git_call, root: str, git_dir: str, common_dir: str,
               asked_at: float, untracked_dirs: list[str]) -> None:
     try:
@@ -161,13 +196,15 @@ def _snapshot(answer: _Answer, git_call, root: str, git_dir: str, common_dir: st
         files, ok = _tracked_files(git_call, root, _signature(meta[1:2]))
         if not ok:
             return
-        folders = {root}
-        for path in files:
+        looked_in = _folders(git_call, root, untracked_dirs)
+        if looked_in is None:
+            return
+        folders = set(looked_in)
+        for path in files:  # and the folders of tracked files, even ignored ones
             parent = os.path.dirname(path)
             while parent not in folders and len(parent) > len(root):
                 folders.add(parent)
                 parent = os.path.dirname(parent)
-        folders.update(os.path.join(root, d) for d in untracked_dirs)
         paths = meta + sorted(folders) + files
         stats = _signature(paths)
         limit = int((asked_at - RACY_S) * 1e9)
