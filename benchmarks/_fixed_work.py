@@ -114,6 +114,28 @@ def first_end(seconds: float, runs: int) -> dict:
             "loaded_after_first": loaded_after_first, "loaded_after": _loaded()}
 
 
+def hot_start(seconds: float) -> dict:
+    """A hot loop started right after start_run: calls per second in its first
+    ``seconds`` (the writer's warm-up runs meanwhile) against the next ``seconds``."""
+    import nbtrack
+
+    vals, mask = random_values(), MASK
+    run = nbtrack.start_run("bench-hot-start")
+    counts = []
+    i = 0
+    for _ in range(2):
+        stop = time.perf_counter() + seconds
+        start = i
+        while time.perf_counter() < stop:
+            for j in range(i, i + 1000):
+                run.log({"loss": vals[j & mask]}, step=j)
+            i += 1000
+        counts.append((i - start) / seconds)
+    run.end()
+    return {"first_calls_per_s": counts[0], "next_calls_per_s": counts[1],
+            "loaded_after": _loaded()}
+
+
 # ------------------------------------------------------------------ git
 def empty_runs(inside: str, outside: str, n: int, blocks: int) -> dict:
     """Start+end of empty runs, blocks alternating between a folder inside a git work
@@ -210,6 +232,7 @@ TASKS = {
     "metrics_cold": metrics_cold,
     "metrics_keys": metrics_keys,
     "first_end": first_end,
+    "hot_start": hot_start,
     "empty_runs": empty_runs,
     "log_vs_floor": log_vs_floor,
     "burn": burn,

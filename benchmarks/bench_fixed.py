@@ -98,6 +98,11 @@ def bench_end(s, env, tmp, table, store) -> dict:
     table.add("first start_run() of a process", fmt(statistics.median(fs), "s"),
               f"later start_run(): {fmt(statistics.median(ls), 's')}",
               ratio(statistics.median(fs), statistics.median(ls)))
+    hs = [worker("hot_start", {"seconds": 0.5}, env, tmp) for _ in range(s["end_procs"])]
+    first_rate = statistics.median(r["first_calls_per_s"] for r in hs)
+    next_rate = statistics.median(r["next_calls_per_s"] for r in hs)
+    table.add("hot loop's first 0.5 s after start_run", fmt(1e9 / first_rate, "ns/call"),
+              f"next 0.5 s: {fmt(1e9 / next_rate, 'ns/call')}", ratio(next_rate, first_rate))
     table.note(f"  points per run: {rs[0]['points']}")
     pandas_line(table, rs, "loaded_after_first")
     return {"procs": rs}
