@@ -20,6 +20,9 @@ import urllib.request
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = Path(__file__).parent / "output"  # what a test run leaves for a person to look at
+SHOTS = OUTPUT / "screenshots"
+FIGURES = OUTPUT / "ui-figures.json"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--disable-default-apps",
@@ -125,17 +128,6 @@ class JupyterServer:
         self.log.close()
 
 
-def eventually(check, timeout: float = 10.0):
-    """``check()``'s first truthy value, asked again until ``timeout``: for state that the page
-    changes in the kernel (a trait synced after a drag) with no event the test can wait on."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)  # polling a condition with a deadline, not a fixed wait
-
-
 def write_notebook(path: Path, cells: list[str]) -> Path:
     import nbformat
 
@@ -204,3 +196,28 @@ class Page:
         started = time.perf_counter()
         self.command("notebook:run-all-cells")
         return started
+
+
+def record(**figures) -> None:
+    """Add measured figures (first paint, payload sizes ...) to ``tests/output/ui-figures.json``."""
+    OUTPUT.mkdir(exist_ok=True)
+    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    known.update(figures)
+    FIGURES.write_text(json.dumps(known, indent=1, sort_keys=True))
+
+
+def shoot(tab: Page, name: str, selector: str | None = None) -> Path:
+    """A screenshot of the page (or of the first element matching ``selector``) to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    if selector:
+        tab.page.locator(selector).first.screenshot(path=str(path))
+    else:
+        tab.page.screenshot(path=str(path))
+    return path
+
+
+def setup_cell(store: Path, folder: Path | None = None) -> str:
+    """A notebook's first cell: this test's store (and working folder), and nbtrack imported."""
+    cd = f"\nos.chdir({str(folder)!r})" if folder else ""
+    return f"import os\nos.environ['NBTRACK_HOME'] = {str(store)!r}{cd}\nimport nbtrack"

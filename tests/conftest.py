@@ -76,3 +76,60 @@ def spawn():
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+# ---------------------------------------------------------------- browser tests (tests/browser.py)
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab per browser-test module, saving widget state with notebooks (the worst
+    case for a saved notebook's size)."""
+    from browser import JupyterServer
+
+    server = JupyterServer(tmp_path_factory.mktemp("lab"), tmp_path_factory.mktemp("lab-scratch"), settings={
+        "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
+    })
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium under Playwright, one per browser-test module."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(lab, chromium):
+    """``page(name, cells, dark=False, app="lab", width=1280, height=900)`` writes a notebook,
+    opens it in a fresh tab with the theme set and the kernel idle; afterwards every tab must
+    have opened no dialog (an injected ``alert`` would) and asked for nothing off this machine."""
+    from browser import Page, write_notebook
+
+    opened = []
+
+    def open_(name: str, cells: list[str], dark: bool = False, app: str = "lab", width: int = 1280,
+              height: int = 900) -> Page:
+        write_notebook(lab.root / name, cells)
+        tab = Page(chromium, lab, dark=dark, width=width, height=height)
+        opened.append(tab)
+        tab.open(name, app=app)
+        if app == "lab":
+            theme = "JupyterLab Dark" if dark else "JupyterLab Light"
+            tab.command("apputils:change-theme", {"theme": theme})
+            tab.page.wait_for_selector(f"body[data-jp-theme-name='{theme}']", timeout=30_000, state="attached")
+            if tab.page.is_visible("#jp-left-stack"):
+                tab.command("application:toggle-left-area")
+        return tab
+
+    yield open_
+    for tab in opened:
+        assert tab.dialogs == [], f"a dialog opened: {tab.dialogs}"
+        assert tab.outside_loopback() == [], "the page asked for something off this machine"
+        tab.close()

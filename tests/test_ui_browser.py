@@ -21,49 +21,12 @@ import pytest
 
 import nbtrack
 
-from browser import CHROMIUM, CHROMIUM_ARGS, JupyterServer, Page, eventually, write_notebook
+from browser import Page, record, setup_cell, shoot
+from support import wait_for
 
-OUTPUT = Path(__file__).parent / "output"
-SHOTS = OUTPUT / "screenshots"
-FIGURES = OUTPUT / "ui-figures.json"
 BIG = 10_000
 
 pytestmark = pytest.mark.browser
-
-
-def record(**figures) -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    known.update(figures)
-    FIGURES.write_text(json.dumps(known, indent=1, sort_keys=True))
-
-
-def shoot(page: Page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.page.screenshot(path=str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    server = JupyterServer(root, tmp_path_factory.mktemp("lab-scratch"), settings={
-        # the worst case for a saved notebook: widget state saved with it
-        "@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
-    })
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,33 +45,6 @@ def big_store(tmp_path_factory) -> Path:
     procs = [subprocess.Popen([sys.executable, "-c", code, str(k)], env=env) for k in (0, 1)]  # noqa: S603
     assert [p.wait(timeout=600) for p in procs] == [0, 0]
     return home
-
-
-@pytest.fixture
-def page(lab, chromium):
-    opened = []
-
-    def open_(name: str, cells: list[str], dark: bool = False, app: str = "lab", width: int = 1280) -> Page:
-        write_notebook(lab.root / name, cells)
-        tab = Page(chromium, lab, dark=dark, width=width)
-        opened.append(tab)
-        tab.open(name, app=app)
-        if app == "lab":
-            theme = "JupyterLab Dark" if dark else "JupyterLab Light"
-            tab.command("apputils:change-theme", {"theme": theme})
-            tab.page.wait_for_selector(f"body[data-jp-theme-name='{theme}']", timeout=30_000, state="attached")
-            tab.command("application:toggle-left-area") if tab.page.is_visible("#jp-left-stack") else None
-        return tab
-
-    yield open_
-    for tab in opened:
-        assert tab.dialogs == [], f"a dialog opened: {tab.dialogs}"  # an injected alert() would
-        assert tab.outside_loopback() == [], "the page asked for something off this machine"
-        tab.close()
-
-
-def setup_cell(store: Path) -> str:
-    return f"import os\nos.environ['NBTRACK_HOME'] = {str(store)!r}\nimport nbtrack"
 
 
 def first_name(tab: Page) -> str:
@@ -247,6 +183,11 @@ def test_run_page_shows_the_cells_and_saves_notes_and_tags(page, store, lab, dar
     notes = lab.evaluate(name, "[n['text'] for n in nbtrack.get_run('bert lr=1e-3 (baseline)')['notes']]")
     assert notes == ["Loss halves each step: **promising**"]
     shoot(tab, f"run-page-notes-{'dark' if dark else 'light'}")
+    # the page is live: an edit made elsewhere shows up, and a draft being typed survives it
+    tab.page.fill(".nbt-note-input", "half-written thought")
+    nbtrack.open_run("bert lr=1e-3 (baseline)", store=store).add_tags("from-elsewhere")
+    tab.page.wait_for_selector(".nbt-tags-edit .nbt-tag:has-text('from-elsewhere')", timeout=30_000)
+    assert tab.page.input_value(".nbt-note-input") == "half-written thought"
 
 
 def test_hostile_strings_show_as_text_and_fire_nothing(page, store):
@@ -388,8 +329,8 @@ def test_magics_column_picker_widths_archived_and_select_all(page, store, lab):
     tab.page.mouse.up()
     after = tab.page.locator(".nbt-hcell[data-col='name']").bounding_box()["width"]
     assert after - before > 60
-    synced = eventually(lambda: lab.evaluate("magics.ipynb", "round(table.widths.get('name', 0))") >= before + 60)
-    assert synced, "the dragged width never reached the kernel"
+    wait_for(lambda: lab.evaluate("magics.ipynb", "round(table.widths.get('name', 0))") >= before + 60,
+             timeout=10, what="the dragged width to reach the kernel")
 
     tab.page.click(".nbt-header .nbt-check")
     tab.page.wait_for_function("() => document.querySelectorAll('.nbt-datarow.nbt-selected').length === 4", timeout=10_000)

@@ -5,7 +5,7 @@ while a cell is still training (the first panel on a fresh page), statuses, host
 and metric keys that stay text, light and dark themes, and what ten charts add to a saved
 notebook.
 
-One JupyterLab server and one browser for the module (the fixtures of ``test_ui_browser``:
+One JupyterLab server and one browser for the module (the fixtures of ``conftest``:
 widget state saved with the notebook, the worst case). Figures go to
 ``tests/output/ui-figures.json`` (``record``), screenshots to ``tests/output/screenshots/``
 (``chart-*``); assertions are about what is on screen and what crossed the comm, never times.
@@ -22,13 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
-import test_ui_browser as shared
-from test_ui_browser import record, setup_cell, shoot
 
 import nbtrack
 
-# one server (widget state saved with notebooks) and one browser per module, as in test_ui_browser
-lab, chromium, page = shared.lab, shared.chromium, shared.page
+from browser import record, setup_cell, shoot
+from support import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -176,7 +174,8 @@ def test_smoothing_log_y_relative_time_and_a_bar_chart_follow_the_theme(page, da
     tab.page.select_option(".nbt-x-mode", "relative")
     tab.page.wait_for_function("() => document.querySelector('.nbt-plot').dataset.points > 0", timeout=30_000)
     name = f"styled-{'dark' if dark else 'light'}.ipynb"
-    eventually(lambda: tab.server.evaluate(name, "[p.x, p.log_y, p.smoothing]") == ["relative", True, 0.8])
+    wait_for(lambda: tab.server.evaluate(name, "[p.x, p.log_y, p.smoothing]") == ["relative", True, 0.8],
+             timeout=20, what="the kernel to see the settings made in the browser")
     bars = tab.page.locator(".nbt-chart svg .mark-rect path, .nbt-chart svg .mark-rect rect")
     assert bars.count() == 10  # 5 runs x 2 metrics
     background = tab.page.eval_on_selector(".nbt-plot", "el => getComputedStyle(el.closest('.nbt-panel') || el).backgroundColor")
@@ -186,14 +185,6 @@ def test_smoothing_log_y_relative_time_and_a_bar_chart_follow_the_theme(page, da
     assert label != background
     tab.page.locator(".nbt-chart").scroll_into_view_if_needed()
     shoot(tab, f"chart-bar-{'dark' if dark else 'light'}")
-
-
-def eventually(check, timeout: float = 20.0) -> None:
-    """Poll the kernel until ``check()`` holds (a setting made in the browser syncs back)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the kernel never saw the change"
-        time.sleep(0.2)  # polling another process: no event to wait on
 
 
 def test_the_run_table_plots_the_selected_runs(page, lab):

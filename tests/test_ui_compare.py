@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import queue
 
 import polars as pl
 import pytest
@@ -16,22 +15,7 @@ from nbtrack.ui import compare_data, compare_diff
 from nbtrack.ui.compare import ComparePanel
 from nbtrack.ui.compare_data import CompareError
 
-
-class Wire:
-    """The browser end of the comm: asks the panel and returns its answer."""
-
-    def __init__(self, panel):
-        self.messages: queue.Queue = queue.Queue()
-        panel.send = lambda content, buffers=None: self.messages.put((content, buffers or []))
-        self.panel = panel
-        self.n = 0
-
-    def ask(self, op: str, **args):
-        self.n += 1
-        self.panel._receive(self.panel, {"type": "request", "id": f"r{self.n}", "op": op, **args}, [])
-        content, buffers = self.messages.get_nowait()
-        assert content["type"] == "response" and content["id"] == f"r{self.n}"
-        return content, buffers
+from panel_wire import Wire
 
 
 def layout():

@@ -9,7 +9,6 @@ Screenshots go to ``tests/output/screenshots/`` (compare-*, lineage-*, sweep-*),
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,88 +16,9 @@ import pytest
 
 import nbtrack
 
-from browser import CHROMIUM, CHROMIUM_ARGS, JupyterServer, Page, write_notebook
-
-OUTPUT = Path(__file__).parent / "output"
-SHOTS = OUTPUT / "screenshots"
-FIGURES = OUTPUT / "ui-figures.json"
+from browser import record, setup_cell, shoot
 
 pytestmark = pytest.mark.browser
-
-
-def record(**figures) -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    known.update(figures)
-    FIGURES.write_text(json.dumps(known, indent=1, sort_keys=True))
-
-
-def shoot(tab: Page, name: str, selector: str | None = None) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    if selector:
-        tab.page.locator(selector).first.screenshot(path=str(path))
-    else:
-        tab.page.screenshot(path=str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    server = JupyterServer(tmp_path_factory.mktemp("lab"), tmp_path_factory.mktemp("lab-scratch"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(lab, chromium):
-    opened = []
-
-    def open_(name: str, cells: list[str], dark: bool = False, app: str = "lab", width: int = 1280,
-              height: int = 900) -> Page:
-        write_notebook(lab.root / name, cells)
-        tab = Page(chromium, lab, dark=dark, width=width, height=height)
-        opened.append(tab)
-        tab.open(name, app=app)
-        if app == "lab":
-            theme = "JupyterLab Dark" if dark else "JupyterLab Light"
-            tab.command("apputils:change-theme", {"theme": theme})
-            tab.page.wait_for_selector(f"body[data-jp-theme-name='{theme}']", timeout=30_000, state="attached")
-            tab.command("application:toggle-left-area") if tab.page.is_visible("#jp-left-stack") else None
-        return tab
-
-    yield open_
-    for tab in opened:
-        assert tab.dialogs == [], f"a dialog opened: {tab.dialogs}"  # an injected alert() would
-        assert tab.outside_loopback() == [], "the page asked for something off this machine"
-        tab.close()
-
-
-def setup_cell(store: Path, folder: Path | None = None) -> str:
-    cd = f"\nos.chdir({str(folder)!r})" if folder else ""
-    return f"import os\nos.environ['NBTRACK_HOME'] = {str(store)!r}{cd}\nimport nbtrack"
-
-
-def wait_idle(tab: Page, lab: JupyterServer, name: str, timeout: float = 60) -> None:
-    """Until the notebook's kernel has run every cell (its sessions entry reads idle)."""
-    deadline = time.monotonic() + timeout
-    tab.page.wait_for_timeout(300)  # let the run-all request reach the kernel first
-    while time.monotonic() < deadline:
-        if all((s.get("kernel") or {}).get("execution_state") == "idle"
-               for s in lab.sessions() if s.get("path", "").endswith(name)):
-            return
-        tab.page.wait_for_timeout(200)  # polling the server's sessions API
-    raise TimeoutError(f"{name} still busy")
 
 
 # ---------------------------------------------------------------------- compare
@@ -421,7 +341,9 @@ def test_sweep_panel_shows_trials_best_so_far_and_parallel_coordinates_live(page
     shoot(tab, f"sweep-trials-{theme}", ".nbt-sweep")
     # the run table groups a sweep's trials under it
     tab.page.wait_for_selector(".nbt-grouprow", timeout=60_000)
-    assert sw.id in tab.page.inner_text(".nbt-grouprow >> nth=0") and "6 runs" in tab.page.inner_text(".nbt-grouprow >> nth=0")
+    header = tab.page.inner_text(".nbt-grouprow >> nth=0")
+    assert sw.name in header and "6 runs" in header  # headed by the sweep's name
+    assert tab.page.get_attribute(".nbt-grouprow >> nth=0", "data-group") == sw.id
 
     # live: two more trials from this process show up without re-running the cell
     sw.run(train, n_trials=2)

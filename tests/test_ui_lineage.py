@@ -6,7 +6,6 @@ widgets)."""
 from __future__ import annotations
 
 import json
-import queue
 import random
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from nbtrack.query import lineage as lineage_q
 from nbtrack.ui import lineage_display, lineage_layout
 from nbtrack.ui.lineage_layout import NODE_H, NODE_W
 from nbtrack.ui.lineage_panel import LineagePanel, graph_payload
+
+from panel_wire import Wire
 
 OUTPUT = Path(__file__).parent / "output"
 
@@ -112,17 +113,6 @@ def test_a_cycle_is_laid_out_too(tmp_path):
 
 def test_an_empty_graph_has_no_size():
     assert lineage_layout.layout([], []) == {"nodes": {}, "edges": [], "width": 0, "height": 0}
-
-
-class Wire:
-    def __init__(self, panel):
-        self.messages: queue.Queue = queue.Queue()
-        panel.send = lambda content, buffers=None: self.messages.put((content, buffers or []))
-        self.panel = panel
-
-    def ask(self, op: str, **args):
-        self.panel._receive(self.panel, {"type": "request", "id": "r", "op": op, **args}, [])
-        return self.messages.get_nowait()
 
 
 def test_the_panel_sends_runs_and_files_with_what_hover_shows(tmp_path):

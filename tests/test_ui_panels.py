@@ -5,9 +5,7 @@ page's data and edits, static fallbacks, and what a saved notebook would hold.""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import queue
 import re
 import shutil
 import subprocess
@@ -20,31 +18,9 @@ import nbtrack
 from nbtrack.errors import FilterError
 from nbtrack.ui import bundle
 
+from panel_wire import Wire, rows
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Wire:
-    """Stands in for the browser end of the comm: what the panel sent, in order."""
-
-    def __init__(self, panel):
-        self.messages: queue.Queue = queue.Queue()
-        panel.send = lambda content, buffers=None: self.messages.put((content, buffers or []))
-        self.panel = panel
-        self.n = 0
-
-    def ask(self, op: str, **args):
-        self.n += 1
-        self.panel._receive(self.panel, {"type": "request", "id": f"r{self.n}", "op": op, **args}, [])
-        content, buffers = self.messages.get_nowait()
-        assert content["type"] == "response" and content["id"] == f"r{self.n}"
-        return content, buffers
-
-    def push(self, timeout: float = 20):
-        return self.messages.get(timeout=timeout)
-
-
-def rows(buffers) -> pl.DataFrame:
-    return pl.read_ipc_stream(io.BytesIO(buffers[0]))
 
 
 @pytest.fixture

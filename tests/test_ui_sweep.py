@@ -5,7 +5,6 @@ public entries (``sweep.show()``, ``nbtrack.show(sweep)``)."""
 from __future__ import annotations
 
 import io
-import queue
 
 import polars as pl
 import pytest
@@ -13,16 +12,7 @@ import pytest
 import nbtrack
 from nbtrack.ui.sweep_panel import SweepPanel
 
-
-class Wire:
-    def __init__(self, panel):
-        self.messages: queue.Queue = queue.Queue()
-        panel.send = lambda content, buffers=None: self.messages.put((content, buffers or []))
-        self.panel = panel
-
-    def ask(self, op: str, **args):
-        self.panel._receive(self.panel, {"type": "request", "id": "r", "op": op, **args}, [])
-        return self.messages.get_nowait()
+from panel_wire import Wire
 
 
 def objective(params, trial):
@@ -105,4 +95,5 @@ def test_sweep_show_and_nbtrack_show_open_the_panel(sweep):
     # a trial is a run like any other: the run table groups them under their sweep
     table = nbtrack.show(group_by="sweep_id")
     groups = table._view.rows.filter(pl.col("_kind") == "group")
-    assert groups["_group"].to_list() == [sweep.id] and groups["_group_count"].to_list() == [5]
+    assert groups["_group"].to_list() == [sweep.name] and groups["_group_count"].to_list() == [5]
+    assert groups["_group_key"].to_list() == [sweep.id]  # the header reads the name; the id keys it

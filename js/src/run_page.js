@@ -193,12 +193,27 @@ function filesTab(run, channel) {
   return h("div", {}, list("Inputs", run.inputs || []), list("Outputs", run.outputs || []), list("Artifacts", run.artifacts || []), preview);
 }
 
-function notesTab(run, channel, reload) {
+/** An input whose text survives the page being redrawn (a live refresh must not eat a draft). */
+function draftInput(drafts, key, tag, props) {
+  const el = h(tag, { ...props, value: drafts[key] || "" });
+  if (tag === "textarea") el.value = drafts[key] || "";
+  el.addEventListener("input", () => { drafts[key] = el.value; });
+  if (drafts.focus === key) queueMicrotask(() => el.focus());
+  el.addEventListener("focus", () => { drafts.focus = key; });
+  el.addEventListener("blur", () => { if (drafts.focus === key) drafts.focus = null; });
+  return el;
+}
+
+function notesTab(run, channel, reload, drafts) {
   const notes = run.notes || [];
-  const text = h("textarea", { className: "nbt-note-input", rows: "3", placeholder: "Add a note (markdown)", "aria-label": "new note" });
-  const tagInput = h("input", { type: "text", className: "nbt-tag-input", placeholder: "add tags: a, b", "aria-label": "new tags" });
+  const text = draftInput(drafts, "note", "textarea", { className: "nbt-note-input", rows: "3", placeholder: "Add a note (markdown)", "aria-label": "new note" });
+  const tagInput = draftInput(drafts, "tags", "input", { type: "text", className: "nbt-tag-input", placeholder: "add tags: a, b", "aria-label": "new tags" });
   const message = h("div", { className: "nbt-errorbox" });
-  const call = (op, args) => channel.request(op, { run_id: run.run_id, ...args }).then(reload, (err) => { message.textContent = err.message; });
+  const call = (op, args) => channel.request(op, { run_id: run.run_id, ...args }).then(() => {
+    if (op === "note") drafts.note = "";
+    if (op === "tags" && args.add) drafts.tags = "";
+    return reload();
+  }, (err) => { message.textContent = err.message; });
   const tags = h("div", { className: "nbt-tags nbt-tags-edit" }, (run.tags || []).map((t) => h("span", { className: "nbt-tag" },
     h("span", { text: t }), h("button", { className: "nbt-chip-x", text: "✕", "aria-label": `remove tag ${t}`, on: { click: () => call("tags", { remove: [t] }) } }))));
   return h("div", {},
@@ -227,6 +242,7 @@ function historyTab(run) {
  * on the tab the person is looking at. */
 export function renderRunPage({ channel, runId, container, tab = "overview" }) {
   let current = tab;
+  const drafts = { note: "", tags: "", focus: null }; // kept across the redraws of a live page
   const load = () => channel.request("run", { run_id: runId }).then(({ meta }) => {
     const run = meta.run;
     clear(container);
@@ -243,7 +259,7 @@ export function renderRunPage({ channel, runId, container, tab = "overview" }) {
       { id: "code", label: `Code (${(run.cells || []).length})`, render: (c) => c.appendChild(codeTab(run)) },
       { id: "environment", label: "Environment", render: (c) => c.appendChild(environmentTab(run)) },
       { id: "files", label: "Files", render: (c) => c.appendChild(filesTab(run, channel)) },
-      { id: "notes", label: `Notes & tags (${(run.notes || []).length})`, render: (c) => c.appendChild(notesTab(run, channel, load)) },
+      { id: "notes", label: `Notes & tags (${(run.notes || []).length})`, render: (c) => c.appendChild(notesTab(run, channel, load, drafts)) },
       { id: "history", label: "History", render: (c) => c.appendChild(historyTab(run)) },
     ], current, (id) => { current = id; });
     container.append(h("div", { className: "nbt-panel nbt-run-page", dataset: { runId: run.run_id } }, header, sheet.el));
