@@ -78,6 +78,13 @@ EVERYTHING = """
                            "ended": time.time(), "ok": True, "bound": ["x"], "run_ids": [],
                            "before_load": False}])
     assert cell_files.read_cells(layout, run.id)[0]["source"] == "x = 1"
+    from nbtrack.ui import curves  # what a chart sends the browser, zoomed and on wall time
+    for x in ("step", "time", "relative"):
+        meta, data = curves.payload(layout, [run.id], ["loss"], x=x, buckets=50)
+        assert meta["series"] and data
+    table = nbtrack.show()  # the run table's rows for the browser
+    from nbtrack.ui.wire import frame_bytes
+    assert frame_bytes(table.runs)
     running.end()
     print("pandas" in sys.modules)
 """

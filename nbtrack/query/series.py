@@ -196,10 +196,9 @@ def labels(layout: Layout, run_ids: Iterable[str]) -> dict[str, dict]:
     """``{run_id: {"name", "experiment", "status", "started", "owner"}}`` for a chart's legend, from
     the run index; a run the index shows running is read from its own records (a run whose
     process died reads ``crashed``)."""
-    from ..store import index
-    from . import state
+    from . import state, summaries
 
-    rows = index.read_rows(layout)
+    rows = summaries.latest_rows(layout)  # polars: no pyarrow (nor pandas) for a legend
     out = {}
     for run_id in dict.fromkeys(run_ids):
         row = rows.get(run_id)

@@ -213,7 +213,6 @@ class Feed:
 
     def _encode(self, kind: str, after, parts) -> tuple[dict, bytes]:
         import numpy as np
-        import pyarrow as pa
 
         meta = {"kind": kind, "seq": self.seq, "after": after, "statuses": dict(self.statuses), "series": [],
                 "parts": []}
@@ -232,7 +231,7 @@ class Feed:
             return meta, b""
 
         def joined(name, dtype):
-            return pa.array(np.concatenate(cols[name]).astype(dtype))
+            return np.concatenate(cols[name]).astype(dtype)
 
         points = arrow_stream({"step": joined("step", np.float64), "time": joined("time", np.float64),
                                "y": joined("y", np.float32)})
