@@ -20,6 +20,7 @@ import nbtrack
 from nbtrack.errors import CorruptFileWarning
 from nbtrack.store import index, liveness
 from nbtrack.store import metric_files as mf
+from nbtrack.store.arrow_io import key_rows
 from nbtrack.store.layout import Layout, find_root
 
 from support import finish, read_line, wait_for
@@ -338,7 +339,13 @@ def test_compaction_at_run_end_leaves_one_file_with_every_point(store):
     assert table.num_rows == 1200
     pairs = list(zip(table.column("key").to_pylist(), table.column("value").to_pylist(),
                      strict=True))
-    assert pairs[:4] == [("loss", 0.0), ("k0", 0.0), ("loss", 1.0), ("k0", 1.0)]  # log order
+    # grouped by key, in log order within each key; the footer says where each key's rows are
+    assert pairs[:3] == [("loss", 0.0), ("loss", 1.0), ("loss", 2.0)]
+    rows = key_rows(compact)
+    assert rows["loss"] == (0, 600) and sorted(rows) == ["k0", "k1", "k2", "k3", "k4", "k5", "loss"]
+    for key, (lo, hi) in rows.items():
+        assert set(table.column("key").to_pylist()[lo:hi]) == {key} and hi - lo == (600 if key == "loss" else 100)
+    assert all(len(set(b.column(1).to_pylist())) == 1 for b in table.to_batches())  # no batch spans two keys
     frame = nbtrack.metrics(run, keys="loss")
     assert frame["value"].to_list() == [float(i) for i in range(600)]
     # a crash between writing the compact file and deleting its inputs double-counts nothing

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..store import metric_files
+from ..store.arrow_io import key_rows
 from ..store.layout import Layout
 
 RUN_ID_LEN = 26  # nbtrack.ids: ULID layout, Crockford base32
@@ -55,6 +56,7 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
 
 
 PATH_COLUMN = "__nbtrack_path"
+COLUMNS = ("key", "step", "value", "time")
 
 
 def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False):
@@ -75,15 +77,34 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
     runs_dirs = {Path(p).parent.parent.parent for p in files}
     start = len(str(next(iter(runs_dirs)))) + 1 if len(runs_dirs) == 1 else None
 
-    def collect(paths: list[Path]):
+    def frame(paths: list[Path]):
         if start is None:  # files from several stores: the column it is
-            lf, run_id = pl.scan_ipc(paths), pl.col("run_id")
-        else:
-            lf = pl.scan_ipc(paths, include_file_paths=PATH_COLUMN)
-            run_id = pl.col(PATH_COLUMN).str.slice(start, RUN_ID_LEN).alias("run_id")
+            return pl.scan_ipc(paths), pl.col("run_id")
+        lf = pl.scan_ipc(paths, include_file_paths=PATH_COLUMN)
+        return lf, pl.col(PATH_COLUMN).str.slice(start, RUN_ID_LEN).alias("run_id")
+
+    def collect(paths: list[Path]):
+        parts, log_order = [], list(paths)
         if keys is not None:
-            lf = lf.filter(pl.col("key").is_in(list(keys)))
-        return lf.select(run_id, pl.col("key").cast(pl.String), "step", "value", "time").collect()
+            # a run merged at its end holds each key's rows together: read only those rows
+            log_order = []
+            for path in paths:
+                rows = key_rows(path)
+                if rows is None:
+                    log_order.append(path)
+                    continue
+                for key in keys:
+                    if key in rows:
+                        lf, run_id = frame([path])
+                        lo, hi = rows[key]
+                        parts.append(lf.slice(lo, hi - lo).select(run_id, *COLUMNS))
+        if log_order or not parts:
+            lf, run_id = frame(log_order or paths)
+            if keys is not None:
+                lf = lf.filter(pl.col("key").is_in(list(keys)))
+            parts.append(lf.select(run_id, *COLUMNS))
+        lf = parts[0] if len(parts) == 1 else pl.concat(parts)
+        return lf.with_columns(pl.col("key").cast(pl.String)).collect()
 
     # polars panics (a BaseException) on some damaged files that pass every check
     failures = (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException)

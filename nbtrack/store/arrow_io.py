@@ -17,6 +17,7 @@ from ..errors import CorruptFileWarning
 from . import atomic, checksum
 
 REPLACES_KEY = b"nbtrack.replaces"
+KEY_ROWS_KEY = b"nbtrack.key_rows"  # a run's merged metrics grouped by key: where each key's rows are
 _warned: set[str] = set()
 
 
@@ -98,8 +99,22 @@ def replaced_by(path: Path) -> set[str]:
     return set(raw.decode().split("\n")) if raw else set()
 
 
-def with_replaces(schema, inputs: Iterable[Path]):
-    return schema.with_metadata({REPLACES_KEY: "\n".join(p.name for p in inputs).encode()})
+def with_replaces(schema, inputs: Iterable[Path], extra: dict | None = None):
+    return schema.with_metadata({REPLACES_KEY: "\n".join(p.name for p in inputs).encode(), **(extra or {})})
+
+
+def key_rows(path: Path) -> dict[str, tuple[int, int]] | None:
+    """A key-grouped metrics file's ``{key: (first row, end row)}`` (its footer, read
+    without pyarrow), or None when the file is in log order."""
+    import json
+
+    from .ipc_footer import schema_metadata
+
+    try:
+        raw = schema_metadata(path).get(KEY_ROWS_KEY)
+        return {k: (int(a), int(b)) for k, (a, b) in json.loads(raw).items()} if raw else None
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _sink(path: Path):

@@ -36,6 +36,13 @@ from .arrow_io import (
 from .atomic import WRITER
 from .layout import Layout, compact_level, compact_name, visible_files
 
+# A whole run's merge (at its end) groups the points by key when the run is small enough to sort
+# in memory, and records each key's rows in the footer: a read of one key of three then decodes
+# a third of the file (polars skips the other record batches). Bigger runs stay in log order.
+GROUP_MAX_BYTES = 48 << 20  # compressed input bytes (~5M points)
+GROUP_MIN_POINTS = 20_000  # below this a read is cheap either way: no rewrite of one small file
+GROUP_BATCH = 65_536
+
 MAX_STEP = (1 << 53) - 1  # steps travel as float64 in memory (see nbtrack.run): exact below 2**53
 
 
@@ -185,8 +192,9 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
     atomically and deletes the inputs last; the new file's footer lists its
     inputs, so a crash between the commit and the deletes double-counts nothing.
     """
-    files = segment_files(layout, run_id, check=False) if inputs is None else inputs
-    if len(files) < min_files:
+    whole_run = inputs is None
+    files = segment_files(layout, run_id, check=False) if whole_run else inputs
+    if len(files) < min_files and not (whole_run and files and _worth_grouping(files)):
         return None
     release_memory()
     keys: dict[str, int] = {}
@@ -203,20 +211,77 @@ def compact(layout: Layout, run_id: str, min_files: int = 2, inputs: list[Path] 
 
             move(layout, path, f"{type(damage).__name__}: {damage}")
         release_memory()
-    if len(good) < min_files:
+    if len(good) < min_files and not (whole_run and good and _worth_grouping(good)):
         return None
     hidden = shadowed(good, visible_files(layout.metrics_dir(run_id), ".arrow"))
     out_schema = with_replaces(schema(), good + hidden)
+    batches = _remapped(good, keys, out_schema)
+    if whole_run and sum(_size(p) for p in good) <= GROUP_MAX_BYTES:
+        out_schema, batches = _grouped(list(batches), keys, good + hidden)
     if level is None:
         level = max(compact_level(p) for p in good) + 1
     out = layout.metrics_dir(run_id) / compact_name(good[0], ".arrow", level)
-    out = write_batches(out, out_schema, _remapped(good, keys, out_schema), level=3)
+    out = write_batches(out, out_schema, batches, level=3)
     for path in good + hidden:
         try:
             path.unlink()
         except FileNotFoundError:
             pass
     return out
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _worth_grouping(files: list[Path]) -> bool:
+    """One file of a run's end that is not grouped by key yet and holds enough points of
+    several keys that a one-key read would gain from grouping it."""
+    from .arrow_io import key_rows
+
+    if len(files) != 1 or key_rows(files[0]) is not None or _size(files[0]) > GROUP_MAX_BYTES:
+        return False
+    try:
+        with pa().memory_map(str(files[0])) as source:
+            reader = pa().ipc.open_file(source)
+            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            if rows < GROUP_MIN_POINTS:
+                return False
+            return len(reader.get_batch(0).column(1).dictionary) > 1
+    except (OSError, pa().ArrowException):
+        return False
+
+
+def _grouped(batches: list, keys: dict[str, int], inputs: list[Path]):
+    """The run's points sorted by key (log order kept within a key, the sort is stable) in
+    batches that never span two keys, and the schema naming each key's rows."""
+    import json
+
+    import pyarrow.compute as pc
+
+    arrow = pa()
+    if not batches:
+        return with_replaces(schema(), inputs), batches
+    table = arrow.Table.from_batches(batches).combine_chunks()
+    codes = table.column(1).chunk(0).indices
+    order = pc.sort_indices(codes)  # stable: within a key, points stay in log order
+    table = table.take(order)
+    runs = pc.run_end_encode(table.column(1).chunk(0).indices)  # one run per key, now
+    ends = runs.run_ends.to_pylist()  # plain ints: numpy/pandas conversions are never asked
+    names = list(keys)
+    ranges = {names[code]: [a, b] for code, a, b in zip(runs.values.to_pylist(), [0, *ends[:-1]], ends, strict=True)}
+    from .arrow_io import KEY_ROWS_KEY
+
+    grouped_schema = with_replaces(schema(), inputs, {KEY_ROWS_KEY: json.dumps(ranges).encode()})
+    out = []
+    for a, b in ranges.values():  # batches never span two keys: a slice of one key skips the rest
+        for lo in range(a, b, GROUP_BATCH):
+            part = table.slice(lo, min(GROUP_BATCH, b - lo)).combine_chunks()
+            out.append(arrow.record_batch([c.chunk(0) for c in part.columns], schema=grouped_schema))
+    return grouped_schema, out
 
 
 def _remapped(paths: list[Path], keys: dict[str, int], out_schema):
