@@ -39,7 +39,7 @@ from .layout import Layout, compact_level, compact_name, visible_files
 # A whole run's merge (at its end) groups the points by key when the run is small enough to sort
 # in memory, and records each key's rows in the footer: a read of one key of three then decodes
 # a third of the file (polars skips the other record batches). Bigger runs stay in log order.
-GROUP_MAX_BYTES = 48 << 20  # compressed input bytes (~5M points)
+GROUP_MAX_BYTES = 16 << 20  # compressed input bytes (~1.5M points, ~50 MB while sorted)
 GROUP_MIN_POINTS = 20_000  # below this a read is cheap either way: no rewrite of one small file
 GROUP_BATCH = 65_536
 
