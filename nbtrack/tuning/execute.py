@@ -10,6 +10,11 @@ kernel that may hold CUDA or locks). Any ``concurrent.futures.Executor`` can be
 passed instead (a Dask ``Client.get_executor()``, a pool of your own); tasks are
 plain picklable calls, ``fn`` travels pickled (by value with cloudpickle when it is
 installed, so a function defined in a notebook works).
+
+A worker that dies mid-trial (killed, out of memory) leaves that trial ``crashed``, by
+the store's liveness rule, and the sweep goes on: Dask reruns the lost task on another
+worker (a new trial: the crashed one keeps its claim), a broken process pool is
+replaced, and a task the executor gives up on counts as that crashed trial.
 """
 
 from __future__ import annotations
@@ -100,8 +105,11 @@ def _dumps(fn) -> bytes:
         ) from None
 
 
-def trial_task(root: str, sweep_id: str, payload: bytes, catch: tuple) -> dict | None:
-    """One task in a worker: take a trial, run it, record it (None: nothing left)."""
+def trial_task(root: str, sweep_id: str, payload: bytes, catch: tuple,
+               task: int = 0) -> dict | None:
+    """One task in a worker: take a trial, run it, record it (None: nothing left).
+    ``task`` numbers the submissions: a Dask executor names a task by its arguments
+    (``pure=True`` by default), and identical ones would be run once and shared."""
     from ..active import layout_for
     from . import open_sweep
 
@@ -115,29 +123,43 @@ def trial_task(root: str, sweep_id: str, payload: bytes, catch: tuple) -> dict |
 
 
 def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     payload = _dumps(fn)
     own = executor is None
     if own:
-        import multiprocessing
-
-        executor = ProcessPoolExecutor(max_workers=n_jobs,
-                                       mp_context=multiprocessing.get_context("spawn"))
+        executor = _pool(n_jobs)
     root = str(sweep.layout.root)
     results: list[dict] = []
     in_flight: set = set()
     finished = False
+    lost = submitted = 0
     try:
         while True:
             while not finished and len(in_flight) < n_jobs and (
                     n_trials is None or len(results) + len(in_flight) < n_trials):
-                in_flight.add(executor.submit(trial_task, root, sweep.id, payload, catch))
+                submitted += 1
+                in_flight.add(executor.submit(trial_task, root, sweep.id, payload, catch,
+                                              submitted))
             if not in_flight:
                 break
             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                result = future.result()  # a worker's uncaught error stops the sweep here
+                try:
+                    result = future.result()  # a worker's uncaught error stops the sweep here
+                except Exception as exc:
+                    if not worker_lost(exc):
+                        raise
+                    lost += 1
+                    if lost > max(MAX_LOST_WORKERS, n_trials or 0):
+                        raise SweepError(
+                            f"sweep {sweep.name!r}: {lost} worker processes died running "
+                            f"trials (last: {type(exc).__name__}: {exc}); stopping") from exc
+                    if own and _broken(exc):  # a dead worker breaks a whole process pool
+                        executor.shutdown(wait=True, cancel_futures=True)  # reaps its dead
+                        executor = _pool(n_jobs)
+                    results.append(_crashed(sweep, results))
+                    continue
                 if result is None:
                     finished = True
                 else:
@@ -148,3 +170,39 @@ def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+MAX_LOST_WORKERS = 3  # with no n_trials: worker deaths tolerated before the sweep stops
+# what executors raise for a task whose worker process died (Dask gives up on a task that
+# killed ``allowed-failures`` workers with KilledWorker; a lost connection to it reads so too)
+_LOST = ("KilledWorker", "CommClosedError", "WorkerLostError")
+
+
+def _pool(n_jobs: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _broken(exc: BaseException) -> bool:
+    from concurrent.futures import BrokenExecutor
+
+    return isinstance(exc, BrokenExecutor)
+
+
+def worker_lost(exc: BaseException) -> bool:
+    """Whether a task failed because its worker process died, not because of ``fn``."""
+    return _broken(exc) or any(k.__name__ in _LOST for k in type(exc).__mro__)
+
+
+def _crashed(sweep, results: list[dict]) -> dict:
+    """The result of a task lost with its worker: the crashed attempt not reported yet."""
+    seen = {(r.get("number"), r.get("attempt")) for r in results}
+    for a in sweep.state().attempts:
+        if a.state == "crashed" and (a.number, a.attempt) not in seen:
+            return {"number": a.number, "attempt": a.attempt, "state": "crashed",
+                    "params": dict(a.params), "run_id": a.run_id, "run_name": a.run_name,
+                    "value": None}
+    return {"number": None, "attempt": None, "state": "crashed", "params": {},
+            "run_id": None, "run_name": None, "value": None}
