@@ -42,6 +42,7 @@ from .active import (
 )
 from .api import (
     compare,
+    configure,
     experiment,
     experiments,
     export,
@@ -65,8 +66,8 @@ __all__ = [
     "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh", "alert",
     # sweeps and export
     "sweep", "sweeps", "to_mlflow",
-    # store maintenance
-    "gc", "compact",
+    # the store (a folder, or s3://bucket/prefix) and its maintenance
+    "configure", "gc", "compact",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",

@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from . import flushing
 from .errors import InvalidNameError, NoActiveRunError, StoreError
@@ -34,7 +33,7 @@ from .run import (
     redact,
 )
 from .store import index, liveness, records
-from .store.layout import Layout, discover
+from .store.layout import Layout, resolve
 
 RUN_ID_ENV = "NBTRACK_RUN_ID"
 HOME_ENV = "NBTRACK_HOME"
@@ -90,10 +89,7 @@ def layout_for(store: str | os.PathLike | None = None, create: bool = True) -> L
     :class:`~nbtrack.errors.StoreError` saying where it was looked for instead.
     """
     __tracebackhide__ = True  # noqa: F841 - IPython hides this frame from tracebacks
-    if store is None:
-        path, origin = discover()
-    else:
-        path, origin = Path(os.path.abspath(store)), "the store= argument"
+    path, origin = resolve(store)
     root = str(path)
     found = _layouts.get(root)
     if found is None:

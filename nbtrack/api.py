@@ -103,15 +103,12 @@ def show(target=None, *, experiments: bool = False, experiment=None, where: str 
 
     >>> table = nbtrack.show(where="params.lr < 0.01"); table.selected
     """
-    from .store.layout import Layout, discover
+    from .store.layout import Layout, resolve
     from .ui import show as _show
 
     if callable(getattr(target, "show", None)) and callable(getattr(target, "best_so_far", None)):
         return target.show()  # a Sweep: its own panel
-    if store is None:
-        root, origin = discover()
-    else:
-        root, origin = os.path.abspath(store), "the store= argument"
+    root, origin = resolve(store)
     layout = Layout(root, create=False, origin=origin)  # showing never makes a store
     return _show(layout, target, experiments=experiments, experiment=experiment, where=where,
                  search=search, **state)
@@ -126,16 +123,13 @@ def compare(runs, *, store: str | os.PathLike | None = None, **options):
 
     >>> nbtrack.compare(["bert-lr3", "bert-lr4"], hide_equal=True)
     """
-    from .store.layout import Layout, discover
+    from .store.layout import Layout, resolve
     from .ui import _require_widgets
 
     _require_widgets()
     from .ui.compare import ComparePanel
 
-    if store is None:
-        root, origin = discover()
-    else:
-        root, origin = os.path.abspath(store), "the store= argument"
+    root, origin = resolve(store)
     return ComparePanel(Layout(root, create=False, origin=origin), runs, **options)
 
 
@@ -151,24 +145,38 @@ def plot(runs=None, metrics=None, *, kind: str = "line", store: str | os.PathLik
 
     >>> nbtrack.plot(nbtrack.runs("bert-ft"), "loss", log_y=True, smoothing=0.6)
     """
-    from .store.layout import Layout, discover
+    from .store.layout import Layout, resolve
     from .ui import _require_widgets
 
     _require_widgets()
     from .ui.plot import plot as _plot
 
-    if store is None:
-        root, origin = discover()
-    else:
-        root, origin = os.path.abspath(store), "the store= argument"
+    root, origin = resolve(store)
     return _plot(Layout(root, create=False, origin=origin), runs, metrics, kind=kind, **options)
 
 
 def store_root(store: str | os.PathLike | None = None) -> str:
-    """The folder the store lives (or would live) in; reading this never makes it."""
-    from .store.layout import discover
+    """The folder (or ``s3://`` URL) the store lives (or would live) in; reading this never
+    makes it."""
+    from .store.layout import resolve
 
-    return str(discover()[0] if store is None else os.path.abspath(store))  # never makes it
+    return str(resolve(store)[0])  # never makes it
+
+
+def configure(store: str | os.PathLike | None = None, storage_options: dict | None = None) -> None:
+    """Use ``store`` in this process when no ``store=`` is given: a folder, or an
+    S3-compatible bucket as ``s3://bucket/prefix`` (a team store). Endpoint and credentials
+    come from ``storage_options`` or the usual ``AWS_*`` variables.
+
+    >>> nbtrack.configure(store="s3://team-bucket/nbtrack",
+    ...                   storage_options={"endpoint_url": "https://s3.example.com"})
+    """
+    from .store.layout import configure as _configure
+
+    _configure(store, storage_options)
+    from . import active
+
+    active._layouts.clear()
 
 
 def lineage(target, depth: int | None = None, direction: str = "both",

@@ -17,8 +17,8 @@ EXPECTED = {
     "use_input", "log_dataset", "log_artifact", "log_artifacts", "log_output", "sh", "alert",
     # sweeps and export
     "sweep", "sweeps", "to_mlflow",
-    # store maintenance
-    "gc", "compact",
+    # the store (a folder, or s3://bucket/prefix) and its maintenance
+    "configure", "gc", "compact",
     # reading
     "runs", "metrics", "get_run", "experiments", "experiment", "Experiment", "open_run",
     "store_root",

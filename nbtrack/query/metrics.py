@@ -41,7 +41,8 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
     writer between the listing and the read, that run is listed again, as often as it
     takes: a reader never fails, nor misses a point, because a writer compacted."""
     run_ids = list(run_ids)
-    listing = {rid: files_for(layout, [rid]) for rid in run_ids}
+    listing = (metric_files.segment_files_of(layout, run_ids) if layout.remote
+               else {rid: files_for(layout, [rid]) for rid in run_ids})
     for _ in range(RELISTS):
         try:
             return scan([f for files in listing.values() for f in files], keys, _relist=True)
@@ -74,6 +75,9 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
 
     if not files:
         return _empty()
+    if not isinstance(files[0], Path):  # an object store: from the bytes already checked
+        parts = metric_files.read_frames(files, keys)
+        return pl.concat(parts) if parts else _empty()
     runs_dirs = {Path(p).parent.parent.parent for p in files}
     start = len(str(next(iter(runs_dirs)))) + 1 if len(runs_dirs) == 1 else None
 

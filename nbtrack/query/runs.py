@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
@@ -148,7 +147,7 @@ def get_run(layout: Layout, ref: object, with_metrics: bool = True) -> dict:
         for item in log.get(key) or ():
             item["time"] = state.iso(item.pop("t", None))
     log["timings"] = {"started": log["started"], "ended": log["ended"], "duration_s": dur}
-    log["store"] = os.fspath(layout.root)
+    log["store"] = str(layout.root)
     if log.get("env_sha256"):
         log["env"] = _stored_json(layout, log["env_sha256"])
     if with_metrics:

@@ -10,22 +10,17 @@ integers -> Int64, numbers -> Float64, otherwise text.
 
 from __future__ import annotations
 
-import os
 import time
 
 from ..store import index
-from ..store.layout import RUN_ID_RE, Layout
+from ..store.layout import Layout, run_ids
 from . import state
 
 NUMBER = r"^-?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|NaN|Infinity)$|^-Infinity$"
 
 
 def _run_ids_on_disk(layout: Layout) -> set[str]:
-    try:
-        with os.scandir(layout.runs_dir) as entries:
-            return {e.name for e in entries if RUN_ID_RE.match(e.name) and e.is_dir()}
-    except FileNotFoundError:
-        return set()
+    return set(run_ids(layout))
 
 
 def refreshed_row(layout: Layout, run_id: str) -> dict | None:

@@ -73,8 +73,11 @@ def read_table(path: Path, expected_schema=None):
     arrow = pa()
     try:
         checksum.check(path)
-        with arrow.memory_map(str(path)) as source:
-            table = arrow.ipc.open_file(source).read_all()
+        if isinstance(path, Path):
+            with arrow.memory_map(str(path)) as source:
+                table = arrow.ipc.open_file(source).read_all()
+        else:  # an object store: the bytes fetched for the checksum
+            table = arrow.ipc.open_file(arrow.py_buffer(checksum.fetched(path))).read_all()
         if expected_schema is not None and not table.schema.equals(expected_schema):
             raise ValueError(f"unexpected schema {table.schema}")
         table.validate(full=True)
@@ -131,13 +134,19 @@ def write_batches(path: Path, schema, batches: Iterable, level: int = 1) -> Path
     options = arrow.ipc.IpcWriteOptions(
         compression=arrow.Codec("zstd", compression_level=level), use_threads=False
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.temp_path(path)
+    remote = not isinstance(path, Path)
+    if remote:  # an object store: streamed to a local temporary, then one write-once put
+        tmp = atomic.local_temp(path)
+    else:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = atomic.temp_path(path)
     try:
         with _sink(tmp) as sink, arrow.ipc.new_file(sink, schema, options=options) as writer:
             for batch in batches:
                 writer.write(batch)
+        if remote:
+            return atomic.upload(tmp, path, checksum=True)
         return atomic.commit(tmp, path, checksum=True)
     except BaseException:
         try:
@@ -189,6 +198,10 @@ def verified(files: list[Path]) -> list[Path]:
     """The files whose bytes match the checksum in their name (version-1 files, which
     carry none, pass); the others are warned about, and vanished ones left out."""
     good = []
+    if files and not isinstance(files[0], Path):  # an object store: all requests at once
+        from .objectstore import prefetch
+
+        prefetch(files)
     for path in files:
         try:
             why = checksum.mismatch(path)

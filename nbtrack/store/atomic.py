@@ -2,7 +2,9 @@
 
 A file appears under its final name complete or not at all: bytes go to a
 ``.tmp-`` sibling, are fsynced, renamed over the final name, and the folder is
-fsynced. Record files carry the CRC-32 of their bytes in the final name (see
+fsynced. On an object store (``objectstore``) a write is one put of the whole object,
+which S3 makes visible complete or not at all, as a conditional create: nothing is
+ever overwritten. Record files carry the CRC-32 of their bytes in the final name (see
 ``checksum``). Each process has its own *writer id*, and every name it writes carries
 it, so two processes never write the same file and need no lock.
 """
@@ -20,6 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .layout import TMP_PREFIX
+from .objectstore import RemotePath
+
+_PosixPath = type(Path())  # the local store's paths: the fast path checks this type only
 
 _FSYNC = os.environ.get("NBTRACK_FSYNC", "1") != "0"
 # the system calls a write goes through, by name, so fault-injection tests can fail them
@@ -87,7 +92,15 @@ def write_bytes_atomic(path: Path, data: bytes | memoryview, durable: bool = Tru
     readers skipping a file an OS crash left empty. A failed write (a full disk)
     removes its temporary file and raises.
     """
-    path = Path(path)
+    if type(path) is not _PosixPath:
+        if isinstance(path, RemotePath):  # an object store: one write-once put
+            if checksum:
+                from .checksum import crc_bytes, with_sum
+
+                path = with_sum(path, crc_bytes(data))
+            path.write_once(data)
+            return path
+        path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
@@ -132,10 +145,40 @@ def commit(tmp: Path, path: Path, checksum: bool = False) -> Path:
     return path
 
 
+def upload(tmp: Path, path: RemotePath, checksum: bool = False) -> RemotePath:
+    """Publish a finished local temporary file as the write-once object ``path`` (with
+    its CRC-32 in the name when ``checksum``), then drop the temporary file."""
+    try:
+        if checksum:
+            from .checksum import crc_file, with_sum
+
+            path = with_sum(path, crc_file(tmp))
+        path.backend.put_file(path.key, tmp)
+    finally:
+        _drop(tmp)
+    return path
+
+
+def local_temp(path: RemotePath) -> Path:
+    """Where a file bound for an object store is written first: a local temporary."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"{TMP_PREFIX}{WRITER.id}-{os.getpid()}-{path.name}"
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path to stream a big file into; on success it is fsynced and
-    renamed to ``path``, on error removed."""
+    renamed to ``path`` (uploaded, on an object store), on error removed."""
+    if isinstance(path, RemotePath):
+        tmp = local_temp(path)
+        try:
+            yield tmp
+        except BaseException:
+            _drop(tmp)
+            raise
+        upload(tmp, path)
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
@@ -177,8 +220,11 @@ def write_json_atomic(path: Path, value: object, durable: bool = False,
 def claim_file(path: Path, content: str) -> bool:
     """Create ``path`` only if nobody has; True when this call created it.
 
-    ``O_EXCL`` makes the claim atomic across processes on one filesystem.
+    ``O_EXCL`` makes the claim atomic across processes on one filesystem; on an object
+    store it is a conditional create (``If-None-Match: *``), atomic across machines.
     """
+    if isinstance(path, RemotePath):
+        return path.create(content.encode())
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -70,6 +70,8 @@ def mismatch(path: Path, data=None) -> str | None:
     want = expected(path)
     if want is None:
         return None
+    if not isinstance(path, Path):  # an object store: objects never change once written
+        return _remote_mismatch(path, want, data)
     st = os.stat(path)
     key = str(path)
     with _lock:
@@ -85,6 +87,45 @@ def mismatch(path: Path, data=None) -> str | None:
     return None
 
 
+_remote_ok: set[str] = set()
+_fetched: dict[str, bytes] = {}  # bytes fetched to check a sum, kept for the read that follows
+_FETCHED_MAX = 64 << 20
+
+
+def _remote_mismatch(path, want: int, data) -> str | None:
+    key = str(path)
+    with _lock:
+        if key in _remote_ok:
+            return None
+    if data is None:
+        data = path.read_bytes()  # FileNotFoundError when it vanished
+        with _lock:  # the reader asks for these bytes next: one GET, not two
+            if sum(map(len, _fetched.values())) + len(data) > _FETCHED_MAX:
+                _fetched.clear()
+            _fetched[key] = data
+    got = crc_bytes(data)
+    if got != want:
+        return f"checksum mismatch: the bytes hash to crc32 {got:08x}, the name says {want:08x}"
+    with _lock:
+        if len(_remote_ok) >= _CACHE_MAX:
+            _remote_ok.clear()
+        _remote_ok.add(key)
+    return None
+
+
+def cached(path) -> bytes | None:
+    """The bytes of an object fetched a moment ago to check its sum, if still kept."""
+    with _lock:
+        return _fetched.get(str(path))
+
+
+def fetched(path) -> bytes:
+    """An object's bytes: those fetched a moment ago to check its sum, else from the store."""
+    with _lock:
+        data = _fetched.pop(str(path), None)
+    return path.read_bytes() if data is None else data
+
+
 def check(path: Path, data=None) -> None:
     """Raise :class:`ChecksumMismatch` unless ``path`` holds what its name says."""
     why = mismatch(path, data)
@@ -96,3 +137,5 @@ def forget() -> None:
     """Drop the cache of files checked (tests that damage a file in place use it)."""
     with _lock:
         _ok.clear()
+        _remote_ok.clear()
+        _fetched.clear()

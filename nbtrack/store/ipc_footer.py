@@ -29,7 +29,7 @@ class FooterError(ValueError):
 
 def schema_metadata(path: str | os.PathLike) -> dict[bytes, bytes]:
     """The key/value metadata of the file's schema (empty when it has none)."""
-    with open(path, "rb") as f:
+    with (open(path, "rb") if isinstance(path, (str, os.PathLike)) else _tail_reader(path)) as f:
         size = f.seek(0, os.SEEK_END)
         if size < len(MAGIC) + 2 + _TAIL:
             raise FooterError(f"{Path(path).name}: too short for an Arrow IPC file")
@@ -46,6 +46,38 @@ def schema_metadata(path: str | os.PathLike) -> dict[bytes, bytes]:
         return _metadata(footer)
     except (struct.error, IndexError, ValueError) as exc:
         raise FooterError(f"{Path(path).name}: unreadable footer ({exc})") from None
+
+
+def _tail_reader(path):
+    """An object store's object as a file that reads only the ranges asked for (or the
+    bytes fetched a moment ago to check its sum)."""
+    import io
+
+    from .checksum import cached
+
+    data = cached(path)
+    return io.BytesIO(data) if data is not None else _Ranges(path)
+
+
+class _Ranges:
+    def __init__(self, path):
+        self.path, self.size, self.at = path, path.stat().st_size, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.at = offset if whence == 0 else self.size + offset if whence == 2 else self.at + offset
+        return self.at
+
+    def read(self, n: int) -> bytes:
+        end = min(self.size, self.at + n)
+        data = self.path.backend.get_range(self.path.key, self.at, end) if end > self.at else b""
+        self.at = end
+        return data
 
 
 def _metadata(buf: bytes) -> dict[bytes, bytes]:

@@ -64,13 +64,43 @@ PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_NAME_LENGTH = 200
 
 
+_configured: dict = {}
+
+
+def configure(store: str | os.PathLike | None = None,
+              storage_options: dict | None = None) -> None:
+    """The store this process uses when none is named (``nbtrack.configure``): a folder or
+    ``s3://bucket/prefix``, and ``storage_options`` for the bucket (endpoint, credentials,
+    ``allow_http``; the ``AWS_*`` variables fill in what is not given). ``None`` forgets
+    the setting: ``$NBTRACK_HOME`` and the nearest ``.nbtrack/`` apply again."""
+    _configured.clear()
+    if storage_options is not None:
+        if not isinstance(storage_options, dict):
+            raise TypeError(f"storage_options must be a dict, got {type(storage_options).__name__}")
+        _configured["storage_options"] = dict(storage_options)
+    if store is not None:
+        _configured["root"] = as_root(os.fspath(store) if isinstance(store, os.PathLike)
+                                      else store)
+
+
+def resolve(store=None) -> tuple[Path, str]:
+    """The root a ``store=`` argument names (default: :func:`discover`), and how."""
+    if store is None:
+        return discover()
+    return as_root(os.fspath(store) if isinstance(store, os.PathLike) else store), \
+        "the store= argument"
+
+
 def discover(start: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """Where the store lives and how that was decided: ``$NBTRACK_HOME``, else the
-    nearest ``.nbtrack/`` walking up from ``start`` (as git finds ``.git``), else
-    ``./.nbtrack``. The second value names the rule, for messages."""
+    """Where the store lives and how that was decided: ``nbtrack.configure(store=...)``,
+    else ``$NBTRACK_HOME`` (a folder or ``s3://bucket/prefix``), else the nearest
+    ``.nbtrack/`` walking up from ``start`` (as git finds ``.git``), else ``./.nbtrack``.
+    The second value names the rule, for messages."""
+    if "root" in _configured:
+        return _configured["root"], "nbtrack.configure(store=...)"
     env = os.environ.get(ROOT_ENV)
     if env:
-        return Path(env).expanduser().absolute(), f"${ROOT_ENV}"
+        return as_root(env), f"${ROOT_ENV}"
     here = Path(start or os.getcwd()).absolute()
     for folder in (here, *here.parents):
         candidate = folder / DEFAULT_DIRNAME
@@ -80,6 +110,27 @@ def discover(start: str | os.PathLike | None = None) -> tuple[Path, str]:
     return here / DEFAULT_DIRNAME, (
         f"the default: no ${ROOT_ENV} and no {DEFAULT_DIRNAME}/ folder in {here} or above"
     )
+
+
+def as_root(root, storage_options: dict | None = None):
+    """A store root as the store addresses it: a local folder as an absolute ``Path``, an
+    ``s3://bucket/prefix`` URL as a ``RemotePath`` on that bucket (``objectstore``)."""
+    from .objectstore import RemotePath, is_url, root_path
+
+    if isinstance(root, RemotePath):
+        return root
+    if is_url(root):
+        if storage_options is None:
+            storage_options = _configured.get("storage_options")
+        return root_path(root, storage_options)
+    return Path(root).expanduser().absolute()
+
+
+def is_remote(root) -> bool:
+    """Whether ``root`` (a path or URL) is on an object store."""
+    from .objectstore import RemotePath, is_url
+
+    return isinstance(root, RemotePath) or is_url(root)
 
 
 def find_root(start: str | os.PathLike | None = None) -> Path:
@@ -123,17 +174,25 @@ class Layout:
     store. ``origin`` says where the root came from (``$NBTRACK_HOME``, ...)."""
 
     def __init__(self, root: str | os.PathLike | None = None, create: bool = True,
-                 origin: str | None = None):
+                 origin: str | None = None, storage_options: dict | None = None):
         if root is None:
             self.root, self.origin = discover()
         else:
-            self.root, self.origin = Path(root).absolute(), origin or "the store given"
+            self.root, self.origin = as_root(root, storage_options), origin or "the store given"
+        self.remote = is_remote(self.root)
         if create:
             self._ensure()
 
     def check_exists(self) -> None:
         """Raise :class:`StoreError` saying where the store was looked for and how to
         make one, unless the root is a folder."""
+        if self.remote:
+            if not self._check_marker():
+                raise StoreError(
+                    f"no nbtrack store at {self.root} (found by {self.origin}). Start a run to"
+                    " make one there (nbtrack.start_run(...) or %track start), or point"
+                    " $NBTRACK_HOME or --store at an existing store")
+            return
         if self.root.is_dir():
             self._check_marker()
             return
@@ -152,12 +211,17 @@ class Layout:
     def _check_marker(self) -> bool:
         """Whether the store's marker is there; a newer format than ours is refused."""
         marker = self.root / MARKER_FILE
-        if not marker.exists():
+        if not self.remote and not marker.exists():
             return False
         try:
             info = json.loads(marker.read_text())
             info.get("version")
+        except FileNotFoundError:
+            return False
         except (OSError, ValueError, AttributeError) as exc:
+            if self.remote and isinstance(exc, OSError):
+                raise StoreError(f"cannot read the store at {self.root} (from {self.origin}):"
+                                 f" {exc}") from exc
             # a damaged marker must not hide every run: say so, read the store as ours
             from .arrow_io import warn_corrupt
 
@@ -175,13 +239,16 @@ class Layout:
         marker = self.root / MARKER_FILE
         if self._check_marker():
             return
-        if self.root.exists() and not self.root.is_dir():
+        if not self.remote and self.root.exists() and not self.root.is_dir():
             raise StoreError(
                 f"store root {self.root} (from {self.origin}) exists and is not a folder"
             )
-        from .atomic import write_json_atomic
+        from .atomic import claim_file, dumps, write_json_atomic
 
         try:
+            if self.remote:  # prefixes need no making; the first creator's marker stays
+                claim_file(marker, dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}))
+                return
             for sub in (RUNS, INDEX, OBJECTS, NAMES, EXPERIMENTS):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
             write_json_atomic(marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION},
@@ -246,6 +313,9 @@ class Layout:
 def visible_files(folder: Path, suffix: str) -> list[Path]:
     """Final (non-temporary) files with ``suffix`` in ``folder``, sorted by name
     (names start with a nanosecond time, so this is write order)."""
+    if type(folder) is not _PosixPath and not isinstance(folder, Path):
+        return [p for p in folder.files()  # an object store's prefix: one listing
+                if p.name.endswith(suffix) and not p.name.startswith(".")]
     try:
         entries = os.scandir(folder)
     except FileNotFoundError:
@@ -260,6 +330,23 @@ def visible_files(folder: Path, suffix: str) -> list[Path]:
     return [folder / n for n in names]
 
 
+def subfolders(folder: Path) -> list[str]:
+    """The names of the folders in ``folder`` (prefixes, on an object store), sorted."""
+    if not isinstance(folder, Path):
+        return folder.folders()
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def run_ids(layout: Layout) -> list[str]:
+    """The ids of every run with a folder in the store, sorted (so by start time)."""
+    return [n for n in subfolders(layout.runs_dir) if RUN_ID_RE.match(n)]
+
+
+_PosixPath = type(Path())
 _LEVEL = re.compile(r"\.compact(\d*)-")
 
 

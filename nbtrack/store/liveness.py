@@ -19,7 +19,7 @@ from .atomic import WRITER, write_json_atomic
 from .layout import Layout, visible_files
 
 HEARTBEAT_EVERY_S = float(os.environ.get("NBTRACK_HEARTBEAT_EVERY", "5"))
-STALE_AFTER_S = 60.0
+STALE_AFTER_S = float(os.environ.get("NBTRACK_STALE_AFTER", "60"))
 
 
 @cache
@@ -70,10 +70,34 @@ def alive_path(layout: Layout, run_id: str) -> Path:
 
 
 def mark_alive(layout: Layout, run_id: str) -> Path:
-    return write_json_atomic(alive_path(layout, run_id), dict(identity(), writer=WRITER.id))
+    path = alive_path(layout, run_id)
+    if layout.remote:
+        return _beat(path)
+    return write_json_atomic(path, dict(identity(), writer=WRITER.id))
+
+
+# an object store has no mtime to touch and no object is rewritten: each heartbeat is a new
+# object alive/<writer>-<time_ns>.json, and the one before it is deleted
+_beats: dict[str, object] = {}
+
+
+def _beat(path):
+    marker = path.with_name(f"{WRITER.id}-{time.time_ns():019d}.json")
+    write_json_atomic(marker, dict(identity(), writer=WRITER.id))
+    before = _beats.get(str(path))
+    _beats[str(path)] = marker
+    if before is not None:
+        try:
+            before.unlink()
+        except OSError:
+            pass  # a stale beat lies there until the run ends
+    return path
 
 
 def touch(path: Path) -> None:
+    if not isinstance(path, Path):
+        _beat(path)
+        return
     try:
         os.utime(path)
     except FileNotFoundError:
@@ -81,8 +105,12 @@ def touch(path: Path) -> None:
 
 
 def clear_alive(layout: Layout, run_id: str) -> None:
+    path = alive_path(layout, run_id)
     try:
-        alive_path(layout, run_id).unlink()
+        path.unlink()
+        beat = _beats.pop(str(path), None)
+        if beat is not None:
+            beat.unlink()
     except FileNotFoundError:
         pass
 

@@ -133,6 +133,48 @@ def segment_files(layout: Layout, run_id: str, check: bool = True) -> list[Path]
     return live_files(verified(files) if check else files)
 
 
+def segment_files_of(layout: Layout, run_ids: Sequence[str]) -> dict[str, list[Path]]:
+    """``segment_files`` of many runs, by run id (on an object store, listed and checked
+    with the requests in flight together)."""
+    if not layout.remote:
+        return {rid: segment_files(layout, rid) for rid in run_ids}
+    from .objectstore import concurrently, prefetch
+
+    run_ids = list(run_ids)
+    listed = concurrently(lambda rid: visible_files(layout.metrics_dir(rid), ".arrow"), run_ids)
+    prefetch([p for files in listed for p in files])
+    return {rid: live_files(verified(files)) for rid, files in zip(run_ids, listed, strict=True)}
+
+
+def read_frames(paths: Sequence[Path], keys: Sequence[str] | None = None):
+    """Metric files of an object store as polars frames (``run_id, key, step, value,
+    time``), read from the very bytes their checksums were checked on; a corrupt file
+    is skipped with a warning, a vanished one raises ``Vanished``."""
+    import io
+
+    import polars as pl
+
+    from .objectstore import concurrently
+
+    def frame(path):
+        try:
+            data = checksum.fetched(path)
+        except FileNotFoundError:
+            raise Vanished from None
+        try:
+            lf = pl.read_ipc(io.BytesIO(data)).lazy()
+            if keys is not None:
+                lf = lf.filter(pl.col("key").is_in(list(keys)))
+            return lf.select(pl.lit(path.parent.parent.name).alias("run_id"),
+                             pl.col("key").cast(pl.String), "step", "value", "time").collect()
+        except (pl.exceptions.PolarsError, OSError, ValueError,
+                pl.exceptions.PanicException) as exc:
+            warn_corrupt(path, exc)
+            return None
+
+    return [f for f in concurrently(frame, list(paths)) if f is not None]
+
+
 def readable(paths: Sequence[Path]) -> list[Path]:
     """The subset of ``paths`` that reads back whole (one batch at a time); the others
     are warned about. A file that vanished meanwhile is left out silently."""
@@ -305,7 +347,11 @@ def _batches(path: Path, strict: bool = False):
     warning naming it; a vanished one raises ``Vanished``."""
     arrow = pa()
     try:
-        source = arrow.OSFile(str(path), "rb")
+        if isinstance(path, Path):
+            source = arrow.OSFile(str(path), "rb")
+        else:  # an object store: checked and read from the same fetched bytes
+            checksum.check(path)
+            source = arrow.BufferReader(checksum.fetched(path))
     except FileNotFoundError:
         raise Vanished from None
     with source:

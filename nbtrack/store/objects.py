@@ -90,6 +90,12 @@ def put_file(layout: Layout, path: str | os.PathLike) -> FileDigest:
         hit = _cache.get(key)
     if hit is not None and hit[0] == _stat_key(st) and has_object(layout, hit[1]):
         return FileDigest(key, st.st_size, hit[1], st.st_mtime)
+    if layout.remote:  # hashed where it lies, then uploaded once (in parts when big)
+        digest = hash_file(p)
+        final = layout.object_path(digest.sha256)
+        if not final.is_file():
+            final.backend.put_file(final.key, p)
+        return digest
     staging = layout.objects_dir / "staging" / f"{os.getpid()}-{threading.get_ident()}"
     h = hashlib.sha256()
     with atomic_output(staging) as tmp:

@@ -24,7 +24,8 @@ WHY_SUFFIX = ".why.json"
 
 
 def destination(layout: Layout, path: Path) -> Path:
-    rel = Path(path).absolute().relative_to(layout.root)
+    rel = (Path(path).absolute() if isinstance(path, (str, Path)) else path).relative_to(
+        layout.root)
     return layout.root / QUARANTINE / rel
 
 
@@ -40,7 +41,11 @@ def move(layout: Layout, path: Path, reason: str) -> Path | None:
         return None  # not inside this store: never touched
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(path, dest)
+        if layout.remote:  # an object store moves by copy, then delete
+            path.backend.copy(path.key, dest.key)
+            path.unlink()
+        else:
+            os.replace(path, dest)
     except FileNotFoundError:
         return None
     note = {"reason": reason, "moved_at": time.time(), "from": str(path),

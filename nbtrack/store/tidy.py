@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from . import liveness, records
-from .layout import RUN_ID_RE, TMP_PREFIX, Layout, visible_files
+from .layout import TMP_PREFIX, Layout, run_ids, visible_files
 
 SWEEP_EVERY_S = 3600.0
 LEFTOVER_AGE_S = 3600.0
@@ -30,6 +30,8 @@ _swept: dict[str, float] = {}
 def leftovers(folder: Path, now: float, age: float = LEFTOVER_AGE_S) -> list[Path]:
     """Temporary files in ``folder`` untouched for ``age`` seconds."""
     out = []
+    if not isinstance(folder, Path):
+        return out  # an object store has no temporary objects: a put is whole or absent
     try:
         with os.scandir(folder) as entries:
             for e in entries:
@@ -70,12 +72,7 @@ def compact_abandoned(layout: Layout, now: float | None = None) -> list[str]:
 
     now = time.time() if now is None else now
     done: list[str] = []
-    try:
-        with os.scandir(layout.runs_dir) as entries:
-            run_ids = sorted(e.name for e in entries if RUN_ID_RE.match(e.name) and e.is_dir())
-    except FileNotFoundError:
-        return done
-    for run_id in run_ids:
+    for run_id in run_ids(layout):
         folder = layout.metrics_dir(run_id)
         for path in leftovers(folder, now) + leftovers(layout.events_dir(run_id), now):
             try:
@@ -111,6 +108,17 @@ def maybe_sweep(layout: Layout, now: float | None = None) -> bool:
     if now - _swept.get(key, 0.0) < SWEEP_EVERY_S:
         return False
     _swept[key] = now
+    if layout.remote:  # one sweep an hour: the hour's lease is won by a conditional create
+        from .atomic import claim_file, dumps
+
+        lease = layout.root / "tidy" / f"{int(now // SWEEP_EVERY_S)}"
+        try:
+            if not claim_file(lease, dumps({"swept_at": now, "by": liveness.identity()})):
+                return False
+        except OSError:
+            return False
+        compact_abandoned(layout, now)
+        return True
     stamp = layout.root / STAMP
     try:
         if now - stamp.stat().st_mtime < SWEEP_EVERY_S:
