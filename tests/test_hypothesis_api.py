@@ -141,9 +141,14 @@ MAGIC_WORDS = st.lists(st.sampled_from(
 def ipython():
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    from IPython import get_ipython
+
+    from nbtrack.capture import ipython as capture
+
+    shell = start_ipython() or get_ipython()  # start_ipython makes its shell once per process
     shell.run_line_magic("load_ext", "nbtrack")
-    return shell
+    yield shell
+    capture.uninstall(shell)  # its recorders would otherwise watch later tests' runs too
 
 
 @SETTINGS

@@ -249,12 +249,13 @@ def test_an_allow_listed_variable_holding_a_secret_in_its_value():
 
 
 def test_a_shell_command_is_stored_redacted(store, tmp_path):
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.core.interactiveshell import InteractiveShell
 
     import nbtrack
     from nbtrack.capture import commands
 
-    shell = start_ipython()
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
     recorder = commands.CommandRecorder(shell)
     recorder.register()  # as %load_ext does (kept once, however often it is asked)
     try:
@@ -262,6 +263,7 @@ def test_a_shell_command_is_stored_redacted(store, tmp_path):
             shell.system("echo --password hunter2-zq9 > /dev/null")
     finally:
         recorder.unregister()
+        InteractiveShell.clear_instance()
     recorded = nbtrack.get_run("cmd")["commands"]
     assert recorded and {c["command"] for c in recorded} == {
         f"echo --password {REDACTED} > /dev/null"}
