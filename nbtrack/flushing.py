@@ -185,6 +185,7 @@ def _loop() -> None:
                 pass
         if beat:
             _tidy_stores()
+        _drain_spools()
         # at most one flush per MIN_SPACING_S, however often cells end
         _stop.wait(MIN_SPACING_S)
 
@@ -199,6 +200,14 @@ def _tidy_stores() -> None:
             tidy.maybe_sweep(layout)
         except Exception:  # noqa: BLE001 - tidying is a courtesy, never a failure
             pass
+
+
+def _drain_spools() -> None:
+    """Upload what was kept locally while an object store could not be reached (each
+    backend keeps its own backoff: this asks nothing of a bucket that is still down)."""
+    store = sys.modules.get("nbtrack.store.objectstore")
+    if store is not None:
+        store.drain_all()
 
 
 def _ensure_thread() -> None:
@@ -241,3 +250,6 @@ if hasattr(os, "register_at_fork"):
 def _at_exit() -> None:
     _stop.set()
     flush_all()
+    store = sys.modules.get("nbtrack.store.objectstore")
+    if store is not None:
+        store.at_exit()

@@ -4,17 +4,13 @@ experiment records, and the events and metrics folders of runs still running).""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
-from ..store.layout import Layout
+from ..store.layout import Layout, fingerprint
 
 
-def _mtime(path) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
+def _mtime(path) -> object:
+    return fingerprint(path)
 
 
 def signature(layout: Layout, running: Iterable[str] = ()) -> tuple:

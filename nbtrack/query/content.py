@@ -12,11 +12,9 @@ IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
 def head(layout: Layout, sha256: str, limit: int) -> tuple[bytes, int]:
     """Up to ``limit`` bytes of the object ``sha256`` and its whole size (raises OSError when
     the store does not hold it)."""
-    path = layout.object_path(sha256)  # refuses anything but a sha256 hex digest
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        f.seek(0)
-        return f.read(limit), size
+    from ..store.objects import read_head
+
+    return read_head(layout, sha256, limit)
 
 
 def kind_of(data: bytes, path: str = "") -> tuple[str, str | None]:

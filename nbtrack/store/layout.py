@@ -341,6 +341,21 @@ def subfolders(folder: Path) -> list[str]:
         return []
 
 
+def fingerprint(folder: Path) -> object:
+    """Something that changes when a file lands in (or leaves) ``folder``: its mtime, or
+    on an object store what one listing shows (how many objects, the newest key)."""
+    if not isinstance(folder, Path):
+        try:
+            objects, folders = folder.backend.listing(folder.key)
+        except OSError:
+            return 0
+        return (len(objects), objects[-1].key if objects else "", len(folders))
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return 0
+
+
 def run_ids(layout: Layout) -> list[str]:
     """The ids of every run with a folder in the store, sorted (so by start time)."""
     return [n for n in subfolders(layout.runs_dir) if RUN_ID_RE.match(n)]

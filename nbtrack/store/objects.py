@@ -76,6 +76,18 @@ def read_bytes(layout: Layout, sha256: str) -> bytes:
     return layout.object_path(sha256).read_bytes()
 
 
+def read_head(layout: Layout, sha256: str, limit: int) -> tuple[bytes, int]:
+    """Up to ``limit`` first bytes of an object and its whole size (OSError when absent)."""
+    path = layout.object_path(sha256)  # refuses anything but a sha256 hex digest
+    if not isinstance(path, Path):
+        size = path.stat().st_size
+        return path.backend.get_range(path.key, 0, min(limit, size)) if size else b"", size
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(0)
+        return f.read(limit), size
+
+
 def put_file(layout: Layout, path: str | os.PathLike) -> FileDigest:
     """Store a file's content (once) and return its digest.
 

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 SCHEME = "s3://"
 SPOOL_ENV = "NBTRACK_SPOOL"
 CONNECT_TIMEOUT = os.environ.get("NBTRACK_S3_CONNECT_TIMEOUT", "3s")
-REQUEST_TIMEOUT = os.environ.get("NBTRACK_S3_TIMEOUT", "30s")
+REQUEST_TIMEOUT = os.environ.get("NBTRACK_S3_TIMEOUT", "10s")
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 _ENV_OPTIONS = {  # the usual variables, as obstore's S3 config keys
@@ -122,6 +122,11 @@ class S3Backend:
         self.spool_dir = Path(os.environ.get(SPOOL_ENV) or
                               Path.home() / ".cache" / "nbtrack" / "spool") / bucket
         self._load_spool()
+        if self._spooled:  # an earlier process could not upload these: now, in order
+            try:
+                self.drain(force=True)
+            except OSError:
+                pass
 
     # ----------------------------------------------------------- connection
     @property
@@ -435,6 +440,26 @@ def prefetch(paths: list) -> None:
             pass  # the check itself says so, one by one
 
     concurrently(fetch, todo)
+
+
+def at_exit() -> None:
+    """At interpreter exit: one last upload of what is spooled, then say where what could
+    not be uploaded lies (the next process that opens the store uploads it)."""
+    with _backends_lock:
+        backends = list(_backends.values())
+    for backend in backends:
+        if not backend.pending():
+            continue
+        try:
+            backend.drain(force=True)
+        except OSError:
+            pass
+        if backend.pending():
+            import sys
+
+            print(f"nbtrack: the store s3://{backend.bucket} could not be reached; "
+                  f"{backend.pending()} objects are kept in {backend.spool_dir} and are uploaded "
+                  "by the next nbtrack process that opens this store", file=sys.stderr)
 
 
 class RemotePath:

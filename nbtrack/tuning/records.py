@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 from ..errors import SweepError
 from ..store import liveness, records
 from ..store.atomic import claim_file, dumps, write_json_atomic
-from ..store.layout import RUN_ID_RE, Layout
+from ..store.layout import RUN_ID_RE, Layout, subfolders, visible_files
 
 SWEEPS = "sweeps"
 DEFINITION = "sweep.json"
@@ -97,11 +96,7 @@ def read_definition(layout: Layout, sweep_id: str) -> dict:
 def all_definitions(layout: Layout) -> list[dict]:
     """Every sweep's definition, oldest first."""
     out = []
-    try:
-        entries = sorted(os.listdir(sweeps_dir(layout)))
-    except FileNotFoundError:
-        return out
-    for name in entries:
+    for name in subfolders(sweeps_dir(layout)):
         if RUN_ID_RE.match(name):
             try:
                 out.append(read_definition(layout, name))
@@ -133,11 +128,7 @@ def claims(layout: Layout, sweep_id: str) -> dict[tuple[int, int], dict]:
     """Every claim as ``{(number, attempt): taker}`` (taker may be {} while being written)."""
     out: dict[tuple[int, int], dict] = {}
     folder = claims_dir(layout, sweep_id)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return out
-    for name in names:
+    for name in (p.name for p in visible_files(folder, "")):
         number, dot, attempt = name.partition(".")
         if not (dot and number.isdigit() and attempt.isdigit()):
             continue
