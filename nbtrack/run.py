@@ -859,15 +859,15 @@ def check_depth(value: object, what: str, limit: int = MAX_DEPTH) -> None:
 
 
 def redact(value, kind: str):
-    """Secrets out before anything is stored (``nbtrack.capture.secrets``): params with
+    """Secrets out before anything is stored (``nbtrack.redaction``): params with
     secret-like names keep their key and lose their value, text loses credentials."""
-    from .capture import secrets
+    from . import redaction  # compiles its patterns: imported at the first run, not with nbtrack
 
     if kind == "params":
-        return secrets.redact_params(value)
+        return redaction.redact_params(value)
     if kind == "metadata":
-        return secrets.redact_value(value)
-    return secrets.redact_text(value)
+        return redaction.redact_value(value)
+    return redaction.redact_text(value)
 
 
 def _iter_tags(tags: tuple) -> list:

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from nbtrack.capture.secrets import (
+from nbtrack.redaction import (
     REDACTED,
     fill_secrets,
     is_secret_key,

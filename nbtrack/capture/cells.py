@@ -23,10 +23,10 @@ from operator import ne
 
 from .. import active, flushing
 from ..ids import new_run_id
+from ..redaction import redact_source, redact_text
 from ..store import cell_files, liveness, objects
 from ..store.layout import Layout
 from . import rng
-from .secrets import redact_source, redact_text
 
 # IPython's own bookkeeping names: never "defined by" a user cell
 _IGNORED = frozenset(

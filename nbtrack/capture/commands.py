@@ -85,7 +85,7 @@ class CommandRecorder:
         return len(raw) - 1 if raw else None
 
     def record(self, command: str, started: float, exit_status: int | None) -> None:
-        from .secrets import redact_text
+        from ..redaction import redact_text
 
         changes = changes_environment(command)
         if changes:

@@ -69,8 +69,8 @@ def script_identity() -> dict | None:
 
 
 def start_records(layout: Layout) -> dict:
+    from ..redaction import redact_argv
     from . import env, git
-    from .secrets import redact_argv
 
     snap = env.snapshot()
     out: dict = {

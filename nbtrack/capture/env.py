@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from . import secrets
+from .. import redaction
 
 GPU_TIMEOUT_S = 3.0  # nvidia-smi can hang on a wedged driver; a run start must not
 _GPU_QUERY = "name,memory.total,driver_version,uuid"
@@ -52,7 +52,7 @@ def snapshot(refresh: bool = False) -> dict:
         if refresh or _static is None:
             _static, _seen = _capture(), None
         if _seen is None or _seen[0] != environ or _seen[1] != cwd:
-            _full = {**_static, "env_vars": secrets.redact_env(os.environ), "cwd": cwd}
+            _full = {**_static, "env_vars": redaction.redact_env(os.environ), "cwd": cwd}
             _seen = (environ, cwd)
         return _full
 
@@ -157,7 +157,7 @@ def _direct_url(dist_info: str) -> dict | None:
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return None
     vcs = data.get("vcs_info") or {}
-    return {"url": secrets.strip_url_credentials(data["url"]),
+    return {"url": redaction.strip_url_credentials(data["url"]),
             "editable": bool((data.get("dir_info") or {}).get("editable")), "vcs": vcs.get("vcs"),
             "commit_id": vcs.get("commit_id"),
             "requested_revision": vcs.get("requested_revision")}  # fmt: skip
@@ -245,7 +245,7 @@ def _container() -> dict:
                 image = line[6:].strip('"') or None
     limit = (_read("/sys/fs/cgroup/memory.max") or "").strip()  # cgroup v2
     return {"in_container": bool(markers), "kind": kind,
-            "image": secrets.strip_url_credentials(image) if image else None,
+            "image": redaction.strip_url_credentials(image) if image else None,
             "markers": markers, "memory_limit_bytes": int(limit) if limit.isdigit() else None}  # fmt: skip
 
 

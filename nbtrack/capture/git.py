@@ -176,7 +176,7 @@ def _parse_status(text: str) -> dict:
 
 def _origin(git: str, root: str, common_dir: str) -> str | None:
     """The origin URL, credentials stripped; re-read only when the repo's config changes."""
-    from .secrets import strip_url_credentials
+    from ..redaction import strip_url_credentials
 
     config = os.path.join(common_dir, "config")
     try:

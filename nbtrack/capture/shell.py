@@ -85,7 +85,7 @@ def _keep_output(run, path: Path, artifact: str) -> None:
 def run_tracked(command: str, run, stream=None) -> ShellResult:
     """Run ``command`` for ``run`` and record it; returns what happened."""
     from ..active import child_env
-    from .secrets import redact_known_values, redact_text
+    from ..redaction import redact_known_values, redact_text
 
     if not isinstance(command, str) or not command.strip():
         raise ValueError("%track sh needs a command, e.g. %track sh python train.py")

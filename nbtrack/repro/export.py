@@ -159,7 +159,7 @@ def _restore_source(cell: SliceCell) -> str:
 def _secrets_needed(the_slice: Slice) -> list[dict]:
     """The exported cells that held secrets (stored redacted), with the environment
     variables that put them back when the notebook runs (``runtime``)."""
-    from ..capture.secrets import REDACTED, secret_slots
+    from ..redaction import REDACTED, secret_slots
 
     out = []
     for c in the_slice.cells:

@@ -72,9 +72,9 @@ def begin(spec: dict) -> list[tuple[str, str]]:
 def fill_secrets_from_environment(needed: list[str]) -> None:
     """Cells of the original held secrets, which the store only knows as ``***REDACTED***``:
     each is put back, as the cell runs, from the environment variable named for it
-    (``api_key = "..."`` -> ``$API_KEY``; see ``nbtrack.capture.secrets.secret_slots``).
+    (``api_key = "..."`` -> ``$API_KEY``; see ``nbtrack.redaction.secret_slots``).
     The cell's text, and so its recorded hash, stays as exported."""
-    from ..capture import secrets
+    from .. import redaction
 
     missing = [name for name in needed if name not in os.environ]
     if missing:
@@ -90,9 +90,9 @@ def fill_secrets_from_environment(needed: list[str]) -> None:
 
     def fill(lines: list[str]) -> list[str]:
         source = "".join(lines)
-        if secrets.REDACTED not in source:
+        if redaction.REDACTED not in source:
             return lines
-        filled, absent = secrets.fill_secrets(source, os.environ)
+        filled, absent = redaction.fill_secrets(source, os.environ)
         if absent:
             message = ("nbtrack: this cell held a secret the store did not keep; set "
                        + ", ".join(f"${n}" for n in absent) + " in the environment and run it again")
