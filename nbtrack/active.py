@@ -178,7 +178,7 @@ def start_run(
         events.append({"type": "note", "t": started, "text": redact(notes, "text")})
     records.write_records(layout.events_dir(run_id), events)
     run = Run(layout, run_id, run_name, experiment, owner=True)
-    from .query import state
+    from .store import state  # with datetime and copy: imported at the first run
 
     index.write_row(layout, state.summary_row(state.fold(events), {}))
     with _lock:
@@ -242,7 +242,7 @@ def _attach_from_env() -> Run | None:
         layout = layout_for(os.environ.get(HOME_ENV), create=False)
     except StoreError:
         return None  # the run's store is gone: nothing to attach to
-    from .query import state
+    from .store import state
 
     st = state.load(layout, run_id)
     if st is None:

@@ -12,9 +12,8 @@ import os
 from .active import check_experiment, layout_for
 from .query import experiments as experiments_q
 from .query import runs as runs_q
-from .query import state
 from .run import Run, _iter_tags, check_tag
-from .store import records
+from .store import records, state
 
 
 def open_run(ref: object, store: str | os.PathLike | None = None) -> Run:

@@ -884,7 +884,7 @@ def _iter_tags(tags: tuple) -> list:
 
 def write_summary(layout: Layout, run_id: str) -> dict | None:
     """Fold the run's records into its index row and write it."""
-    from .query import state
+    from .store import state  # with datetime and copy: imported at the first run's end
 
     st = state.load(layout, run_id)
     if st is None:

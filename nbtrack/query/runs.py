@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
+from ..store import state
 from ..store.layout import RUN_ID_RE, Layout, check_friendly_name, name_file
 from . import experiments as experiments_mod
 from . import metrics as metrics_mod
-from . import state, summaries
+from . import summaries
 from .filters import compile_filter, resolve_field
 
 

@@ -196,7 +196,8 @@ def labels(layout: Layout, run_ids: Iterable[str]) -> dict[str, dict]:
     """``{run_id: {"name", "experiment", "status", "started", "owner"}}`` for a chart's legend, from
     the run index; a run the index shows running is read from its own records (a run whose
     process died reads ``crashed``)."""
-    from . import state, summaries
+    from ..store import state
+    from . import summaries
 
     rows = summaries.latest_rows(layout)  # polars: no pyarrow (nor pandas) for a legend
     out = {}

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import time
 
-from ..store import index
+from ..store import index, state
 from ..store.layout import Layout, run_ids
-from . import state
 
 NUMBER = r"^-?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|NaN|Infinity)$|^-Infinity$"
 

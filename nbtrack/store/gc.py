@@ -1,5 +1,4 @@
-"""Remove stored content that nothing references (``nbtrack gc``), and merge small files
-(``nbtrack compact``).
+"""Remove stored content that nothing references (``nbtrack gc``).
 
 An object (``objects/sha256/<2>/<62>``) is kept while any record in the store names
 its hash. Rather than knowing every field that may hold one (run events, index
@@ -108,30 +107,3 @@ def collect(layout: Layout, dry_run: bool = True, grace_s: float = GRACE_S) -> d
         freed += stat.st_size
     return {"dry_run": dry_run, "objects": total, "bytes": freed, "removed": removed}
 
-
-def compact(layout: Layout) -> dict:
-    """Merge the run index's small files, and the metric files of every run that has
-    ended (or crashed: its writer is gone). Returns counts before and after."""
-    from . import index, metric_files
-    from .layout import visible_files
-
-    def index_files() -> int:
-        return len(visible_files(layout.index_dir, ".json")) + len(
-            visible_files(layout.index_dir, ".arrow"))
-
-    before_index = index_files()
-    index.compact(layout)
-    from ..query.runs import current_rows
-
-    merged = before = after = 0
-    for row in current_rows(layout):
-        if row.get("status") == "running":
-            continue
-        run_id = row["run_id"]
-        files = metric_files.segment_files(layout, run_id)
-        before += len(files)
-        if len(files) > 1 and metric_files.compact(layout, run_id) is not None:
-            merged += 1
-        after += len(metric_files.segment_files(layout, run_id))
-    return {"index_files_before": before_index, "index_files_after": index_files(),
-            "runs_merged": merged, "metric_files_before": before, "metric_files_after": after}

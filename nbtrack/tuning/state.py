@@ -118,7 +118,7 @@ def _taker_alive(taker: dict) -> bool:
 def _resolve_run(layout: Layout, a: Attempt, objective: str) -> None:
     """A running attempt as its run reads now: still running, or crashed, or ended without
     a result (then its last logged objective, if any, is the result)."""
-    from ..query import state as run_state
+    from ..store import state as run_state
 
     st = run_state.load(layout, a.run_id)
     if st is None:

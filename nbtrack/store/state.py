@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timezone
 
-from ..store import liveness, records
-from ..store.layout import Layout
+from . import liveness, records
+from .layout import Layout
 
 STATUSES = ("running", "completed", "failed", "killed", "crashed")
 ENDED = frozenset(STATUSES) - {"running"}
