@@ -1,7 +1,7 @@
 """Run alerts: a condition over metric names, checked as the metrics are logged.
 
 ``run.alert("val_loss > 2.0", message="diverging")`` parses the condition (see
-:mod:`nbtrack.query.conditions`) and registers it on the run. ``Run.log`` sends a
+:mod:`nbtrack.conditions`) and registers it on the run. ``Run.log`` sends a
 call here only when it names a watched key, so unrelated keys keep the plain hot
 path. An alert *fires* when its condition becomes true, and again only after it
 has been false in between: it records an ``alert`` event on the run (condition,
@@ -18,8 +18,8 @@ import threading
 import warnings
 from collections.abc import Callable
 
+from .conditions import Condition
 from .errors import AlertWarning
-from .query.conditions import Condition
 
 
 class Alert:

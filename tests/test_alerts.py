@@ -12,8 +12,8 @@ import pytest
 
 import nbtrack
 from nbtrack import alerts
+from nbtrack.conditions import Condition
 from nbtrack.errors import AlertWarning, ConditionError, FilterError, NoActiveRunError
-from nbtrack.query.conditions import Condition
 
 from kernel import Kernel
 

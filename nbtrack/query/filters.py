@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import FilterError
+from ..tokens import Tok, tokenize
 
 _TOKEN = re.compile(
     r"""
@@ -44,34 +45,6 @@ KEYWORDS = {"and", "or", "not", "is", "contains", "in", "true", "false", "null",
 ALIASES = {"input": "inputs", "output": "outputs", "tag": "tags"}
 LIST_COLUMNS_SUBSTRING = {"inputs", "outputs", "input_sha256", "output_sha256"}
 MAX_DEPTH = 100
-
-
-@dataclass
-class Tok:
-    kind: str
-    text: str
-    pos: int
-
-
-def tokenize(text: str, pattern: re.Pattern = _TOKEN, keywords=KEYWORDS,
-             error: type[FilterError] = FilterError) -> list[Tok]:
-    """Tokens of ``text``; another grammar (alert conditions) passes its own ``pattern``
-    (named groups, ``ws`` skipped), ``keywords`` and error type."""
-    toks: list[Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = pattern.match(text, pos)
-        if m is None:
-            raise error(f"unexpected character {text[pos]!r}", text, pos)
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            value = m.group()
-            if kind == "word" and value.lower() in keywords:
-                kind, value = "kw", value.lower()
-            toks.append(Tok(kind, value, pos))
-        pos = m.end()
-    toks.append(Tok("end", "", len(text)))
-    return toks
 
 
 # ----------------------------------------------------------------- parse tree
@@ -93,7 +66,7 @@ class BoolOp:
 class _Parser:
     def __init__(self, text: str):
         self.text = text
-        self.toks = tokenize(text)
+        self.toks = tokenize(text, _TOKEN, KEYWORDS, FilterError)
         self.i = 0
         self.depth = 0  # nesting of not / ( : bounded, so no RecursionError
 

@@ -1,6 +1,6 @@
 """The alert condition language: comparisons and arithmetic over metric names.
 
-The same kind of small grammar as ``where=`` (it shares its tokenizer), never
+The same kind of small grammar as ``where=`` (:mod:`nbtrack.tokens` tokenizes both), never
 ``eval``: every mistake is a :class:`~nbtrack.errors.ConditionError` pointing at
 the offending character, so ``__import__('os')`` is refused at position 0::
 
@@ -29,8 +29,8 @@ import operator
 import re
 from dataclasses import dataclass
 
-from ..errors import ConditionError
-from .filters import Tok, tokenize
+from .errors import ConditionError
+from .tokens import Tok, tokenize
 
 _TOKEN = re.compile(
     r"""
