@@ -22,6 +22,10 @@ MIN_SPACING_S = 0.1
 FIRST_FLUSH_S = 0.2  # a new run's first points are written this soon, not an interval later
 HANDOFF_WAIT_S = 0.05  # how long a fast-logging thread has to take a flush hand-off
 BUSY_POINTS = 20_000  # a flush this big means a tight logging loop
+# buffered past this many points, a run is flushed without waiting for its interval: a
+# loop that starts logging fast after a quiet spell would otherwise buffer up to half a
+# second of points (1.5 M, 48 MB, and as much again while they are written)
+EARLY_FLUSH_POINTS = 1 << 16
 
 _runs: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
@@ -146,6 +150,12 @@ def _first_flush_from_now() -> None:
             _due = max(_due, time.monotonic() + FIRST_FLUSH_S)
 
 
+def _buffers_large() -> bool:
+    """Some open run has buffered more than EARLY_FLUSH_POINTS (4 floats a point)."""
+    limit = 4 * EARLY_FLUSH_POINTS
+    return any(len(getattr(run, "_points", ())) > limit for run in open_runs())
+
+
 def _flushing(run) -> bool:
     lock = getattr(run, "_flush_lock", None)
     return lock is not None and lock.locked()
@@ -163,9 +173,10 @@ def _loop() -> None:
             # heavy logging flushes every MIN_SPACING_S (buffers stay small); otherwise at
             # _due, which a newly registered run moves closer
             left = _due - time.monotonic()
-            if left <= 0:
+            if left <= 0 or _buffers_large():
                 break
-            _wake.wait(left)
+            # while runs are open, look at their buffers every MIN_SPACING_S
+            _wake.wait(min(left, MIN_SPACING_S) if _runs else left)
             _wake.clear()
         _asked = False
         _due = time.monotonic() + FLUSH_INTERVAL_S
