@@ -15,13 +15,14 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 
-from . import flushing
+from . import flushing, hooks
 from .errors import InvalidNameError, NoActiveRunError, StoreError
 from .ids import new_run_id
 from .run import (
+    HOME_ENV,
+    RUN_ID_ENV,
     Run,
     _iter_tags,
     check_depth,
@@ -31,20 +32,18 @@ from .run import (
     current_user,
     flatten,
     redact,
+    run_env,
 )
 from .store import index, liveness, records
 from .store.layout import Layout, resolve
 
-RUN_ID_ENV = "NBTRACK_RUN_ID"
-HOME_ENV = "NBTRACK_HOME"
 DEFAULT_EXPERIMENT = "default"
 
-_stack: list[Run] = []
-_lock = threading.Lock()
+_stack: list[Run] = hooks.stack  # the open runs (capture reads them through hooks)
+_lock = hooks.lock
 _layouts: dict[str, Layout] = {}
 _guest: list[Run] = []
 _exit_status: list[tuple[str, str]] = []
-_start_listeners: list = []
 _reproducing: dict = {}  # set by an exported notebook: the next run reproduces this one
 
 
@@ -65,21 +64,7 @@ class _Discard:
         return lambda *args, **kwargs: None
 
 
-def on_run_start(callback) -> None:
-    """Call ``callback(run)`` after every run this process starts (cell capture uses it)."""
-    if callback not in _start_listeners:
-        _start_listeners.append(callback)
-
-
-def off_run_start(callback) -> None:
-    if callback in _start_listeners:
-        _start_listeners.remove(callback)
-
-
-def open_runs() -> list[Run]:
-    """Runs this process started and has not ended, oldest first."""
-    with _lock:
-        return list(_stack)
+open_runs = hooks.open_runs  # runs this process started and has not ended, oldest first
 
 
 def layout_for(store: str | os.PathLike | None = None, create: bool = True) -> Layout:
@@ -192,8 +177,7 @@ def start_run(
         options = dict(trace_files) if isinstance(trace_files, Mapping) else {}
         files.attach(run, **options)
     _capture_kernel_cells()
-    for callback in list(_start_listeners):
-        callback(run)
+    hooks.run_started(run)
     return run
 
 
@@ -264,6 +248,9 @@ def forget(run: Run) -> None:
             _export_env()
 
 
+hooks.on_run_end(forget)
+
+
 _env_before: dict[str, str | None] = {}
 
 
@@ -299,8 +286,7 @@ def require() -> Run:
 
 def child_env(run: Run | None = None) -> dict[str, str]:
     """Environment variables that let a subprocess log into ``run``."""
-    run = run or require()
-    return {RUN_ID_ENV: run.id, HOME_ENV: str(run.layout.root)}
+    return run_env(run or require())
 
 
 # ---------------------------------------------------------------- module-level twins

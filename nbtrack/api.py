@@ -9,7 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from . import hooks
 from .active import layout_for
+
+
+def _show_live(run, metrics, **options):
+    """``Run.live``: the ui layer's live chart, imported when first shown."""
+    from .ui.plot import show_live
+
+    return show_live(run, metrics, **options)
+
+
+hooks.set_live_view(_show_live)
 
 
 def runs(

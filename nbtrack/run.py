@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from itertools import count
 from pathlib import Path, PurePosixPath
 
-from . import flushing
+from . import flushing, hooks
 from .errors import (
     ArtifactPathError,
     InvalidNameError,
@@ -45,6 +45,8 @@ from .values import as_mapping, metadata_json, to_json
 
 STATUSES = ("running", "completed", "failed", "killed", "crashed")
 MAX_KEY_LEN = 250
+RUN_ID_ENV = "NBTRACK_RUN_ID"  # a process started with these set logs into that run
+HOME_ENV = "NBTRACK_HOME"
 
 
 _now = time.time  # bound once: the hot path pays no extra frame
@@ -753,9 +755,7 @@ class Run:
             self._event("status", status=status, message=message)
             self._ended = True
             self.status = status
-            from . import active
-
-            active.forget(self)
+            hooks.run_ended(self)  # nbtrack.active takes it off the stack of open runs
         self._finish()
 
     def _finish(self) -> None:
@@ -805,9 +805,7 @@ class Run:
     def live(self, *metrics: str, **options) -> None:
         """Show a chart of this run's metrics (all, or ``metrics``) in the notebook now, updated
         as they are flushed while the run trains (``nbtrack.plot(run)`` returns the panel)."""
-        from .ui.plot import show_live
-
-        show_live(self, list(metrics) or None, **options)
+        hooks.show_live(self, list(metrics) or None, **options)  # the ui layer's chart
 
     def __repr__(self) -> str:
         return f"<nbtrack.Run {self.name} id={self.id} experiment={self.experiment!r} {self.status}>"
@@ -909,6 +907,11 @@ def claim_name(layout: Layout, run_id: str, wanted: str | None) -> str:
         if claim_file(layout.names_dir / name_file(name), run_id):
             return name
     raise InvalidNameError(f"could not find a free run name like {wanted!r}")
+
+
+def run_env(run: Run) -> dict[str, str]:
+    """Environment variables that let a subprocess log into ``run``."""
+    return {RUN_ID_ENV: run.id, HOME_ENV: str(run.layout.root)}
 
 
 def current_user() -> str:

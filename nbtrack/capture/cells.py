@@ -21,7 +21,7 @@ import time
 from itertools import compress, repeat
 from operator import ne
 
-from .. import active, flushing
+from .. import flushing, hooks
 from ..ids import new_run_id
 from ..redaction import redact_source, redact_text
 from ..store import cell_files, liveness, objects
@@ -99,8 +99,8 @@ class CellRecorder:
         events = self.shell.events
         events.register("pre_run_cell", self.pre_run_cell)
         events.register("post_run_cell", self.post_run_cell)
-        active.on_run_start(self.watch_run)
-        for run in active.open_runs():
+        hooks.on_run_start(self.watch_run)
+        for run in hooks.open_runs():
             self.watch_run(run)
         self._session_info = {
             "session_id": self.session_id,
@@ -122,7 +122,7 @@ class CellRecorder:
                 events.unregister(name, fn)
             except ValueError:
                 pass
-        active.off_run_start(self.watch_run)
+        hooks.off_run_start(self.watch_run)
         self.flush(force=True)
         flushing.unregister(self)
         self._registered = False
@@ -212,7 +212,7 @@ class CellRecorder:
             "sha256": sha256_text(source),
             "cell_id": getattr(info, "cell_id", None),
             "started": time.time(),
-            "runs": [r for r in active.open_runs() if r.owner],
+            "runs": [r for r in hooks.open_runs() if r.owner],
         }
         self._current["run_ids"] = [r.id for r in self._current["runs"]]
 
@@ -222,7 +222,7 @@ class CellRecorder:
         if source is None:
             source = raw[-1] if len(raw) > 1 else ""
         source = redact_source(source)
-        runs = [r for r in active.open_runs() if r.owner]
+        runs = [r for r in hooks.open_runs() if r.owner]
         return {"source": source, "sha256": sha256_text(source), "started": None,
                 "cell_id": None, "runs": runs, "run_ids": [r.id for r in runs],
                 "execution_count": len(raw) - 1 if len(raw) > 1 else None}

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 
-from .. import active
+from .. import hooks
 
 ENV_CHANGING = re.compile(
     r"(^|[\s/;&|])(pip3?|uv|conda|mamba|micromamba|apt(-get)?|poetry|pipenv)(\s|$)"
@@ -92,7 +92,7 @@ class CommandRecorder:
             from . import env
 
             env.invalidate()
-        runs = [r for r in active.open_runs() if r.owner and not r.ended]
+        runs = [r for r in hooks.open_runs() if r.owner and not r.ended]
         if not runs:
             return
         fields = {

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..run import run_env
+
 PREFIX = "NBTRACK_TRACK_"
 _STEP = re.compile(r"^(?P<key>.+?)_STEP_(?P<step>\d+)$")
 
@@ -84,13 +86,12 @@ def _keep_output(run, path: Path, artifact: str) -> None:
 
 def run_tracked(command: str, run, stream=None) -> ShellResult:
     """Run ``command`` for ``run`` and record it; returns what happened."""
-    from ..active import child_env
     from ..redaction import redact_known_values, redact_text
 
     if not isinstance(command, str) or not command.strip():
         raise ValueError("%track sh needs a command, e.g. %track sh python train.py")
     stream = stream or sys.stdout
-    env = dict(os.environ, **child_env(run))
+    env = dict(os.environ, **run_env(run))
     with tempfile.TemporaryDirectory(prefix="nbtrack-sh-") as tmp:
         dump = Path(tmp) / "env"
         out_path = Path(tmp) / "output.txt"
