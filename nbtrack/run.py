@@ -38,6 +38,7 @@ from .errors import (
     StoreWriteError,
     StoreWriteWarning,
 )
+from .ids import friendly_name
 from .store import index, liveness, metric_files, objects, records
 from .store.atomic import claim_file
 from .store.layout import Layout, check_friendly_name, name_file
@@ -896,8 +897,6 @@ def write_summary(layout: Layout, run_id: str) -> dict | None:
 def claim_name(layout: Layout, run_id: str, wanted: str | None) -> str:
     """A name unique in the store: the wanted one (suffixed -2, -3 ... if taken) or a
     generated one."""
-    from .ids import friendly_name
-
     if wanted is not None:
         wanted = check_friendly_name(wanted)
         candidates = (wanted if i == 1 else f"{wanted}-{i}" for i in range(1, 10_000))
