@@ -34,3 +34,16 @@ def rows(buffers):
     import polars as pl
 
     return pl.read_ipc_stream(io.BytesIO(buffers[0]))
+
+
+def only_chart_images(page: str) -> int:
+    """How many <img> tags ``page`` holds, each a PNG as a data URI (no other image)."""
+    import base64
+    import re
+
+    tags = re.findall(r"<img[^>]*>", page)
+    for tag in tags:
+        found = re.fullmatch(r'<img alt="[^"<>]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', tag)
+        assert found, tag[:200]
+        assert base64.b64decode(found.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
+    return len(tags)

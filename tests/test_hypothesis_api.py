@@ -139,9 +139,8 @@ MAGIC_WORDS = st.lists(st.sampled_from(
 
 @pytest.fixture(scope="module")
 def ipython():
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     from nbtrack.capture import ipython as capture
 

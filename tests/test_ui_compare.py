@@ -15,7 +15,7 @@ from nbtrack.ui import compare_data, compare_diff
 from nbtrack.ui.compare import ComparePanel
 from nbtrack.ui.compare_data import CompareError
 
-from panel_wire import Wire
+from panel_wire import Wire, only_chart_images
 
 
 def layout():
@@ -227,11 +227,18 @@ def test_fallbacks_escape_user_strings(store):
             run.log({"<script>m</script>": 1.0 if name == "plain" else 2.0}, step=0)
     panel = ComparePanel(layout(), ["<img src=x onerror=alert(1)>", "plain"])
     page = panel.fallback_html()
-    assert "<img" not in page and "<script>" not in page and "<b>k" not in page
+    assert only_chart_images(page) == 2  # parallel coordinates and curves, drawn offline
+    assert "<img src" not in page and "<script>" not in page and "<b>k" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;script&gt;m&lt;/script&gt;" in page
     text = panel.fallback_text()
     assert "params <b>k</b>: <img src=x onerror=alert(1)> | plain" in text
     assert repr(panel) == text
+
+
+def test_the_static_form_shows_the_charts_as_pictures(three):
+    """Where no widget runs (GitHub, nbviewer) the compare panel's charts are PNGs."""
+    assert only_chart_images(ComparePanel(layout(), three).fallback_html()) == 2
+    assert only_chart_images(ComparePanel(layout(), three, static=False).fallback_html()) == 0
 
 
 def test_nbtrack_compare_is_the_public_entry(three):

@@ -12,7 +12,7 @@ import pytest
 import nbtrack
 from nbtrack.ui.sweep_panel import SweepPanel
 
-from panel_wire import Wire
+from panel_wire import Wire, only_chart_images
 
 
 def objective(params, trial):
@@ -81,6 +81,7 @@ def test_a_new_trial_changes_the_live_signature(sweep):
 def test_fallbacks_escape_names_and_values(sweep):
     panel = SweepPanel(sweep, live=False)
     page = panel.fallback_html()
+    assert only_chart_images(page) == 2  # best so far and parallel coordinates, drawn offline
     assert "<b>grid" not in page and "&lt;b&gt;grid&lt;/b&gt;" in page
     assert "<i>" not in page and "&lt;i&gt;sgd&lt;/i&gt;" in page
     text = panel.fallback_text()

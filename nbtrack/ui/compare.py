@@ -38,8 +38,9 @@ class ComparePanel(ChartRequests, CurveRequests, RunRequests, Panel):
     curve = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, layout: Layout, runs, tab: str = "params", hide_equal: bool = False,
-                 objective: str = "", curve: str = ""):
+                 objective: str = "", curve: str = "", static: bool = True):
         self.store_layout = layout
+        self.static = static  # PNGs of the charts in the static form (vl-convert, at display)
         logs = compare_data.logs(layout, runs)
         self._logs = {log["run_id"]: log for log in logs}
         ids = [log["run_id"] for log in logs]
@@ -144,6 +145,8 @@ class ComparePanel(ChartRequests, CurveRequests, RunRequests, Panel):
                 for m in metrics)
             parts.append(f"<h4>metrics (last)</h4><table><thead><tr><th></th>{top}</tr></thead>"
                          f"<tbody>{body}</tbody></table>")
+            if self.static:
+                parts.append(compare_charts.static_images([self.parallel, self.curves]))
         parts.append("</div>")
         return "".join(parts)
 

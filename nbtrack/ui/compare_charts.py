@@ -10,6 +10,7 @@ chart with the data inline, for a person to restyle, save or render elsewhere.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 
@@ -37,6 +38,27 @@ class ChartSpec:
         import altair as alt
 
         return self.build(lambda name: alt.InlineData(values=_rows(self.frames[name])))
+
+
+def static_images(charts: list) -> str:
+    """``<img>`` tags of ``charts`` (ChartSpec factories: a chart that cannot be built, or
+    drawn, is left out) as PNGs rendered offline by vl-convert: the charts of a panel's
+    static form, which GitHub and nbviewer show where no widget runs."""
+    import base64
+
+    from .charts import static_png, to_spec
+
+    tags = []
+    for make in charts:
+        try:
+            chart = make()
+            png = static_png(to_spec(chart.to_altair()))
+        except Exception:  # noqa: BLE001 - a picture must never break showing the panel
+            png = None
+        if png:
+            alt_text = html.escape(f"nbtrack chart: {chart.title or chart.kind}", quote=True)
+            tags.append(f'<img alt="{alt_text}" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    return "".join(tags)
 
 
 def _rows(frame) -> list[dict]:

@@ -6,10 +6,10 @@ params against the objective; live while trials run (in this kernel or any other
 from __future__ import annotations
 
 import html
-import os
 
 import traitlets
 
+from ..store.layout import fingerprint
 from . import compare_charts, watch
 from .compare_charts import ChartRequests
 from .panel import Panel, in_kernel
@@ -20,13 +20,6 @@ FALLBACK_TRIALS = 20
 
 def _params(sweep) -> list[str]:
     return [f"params.{name}" for name in sweep.parameters]  # as Sweep.trials() names them
-
-
-def _mtime(path) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
 
 
 class SweepPanel(ChartRequests, RunRequests, Panel):
@@ -52,7 +45,8 @@ class SweepPanel(ChartRequests, RunRequests, Panel):
 
         folder = records.sweep_dir(self.store_layout, self.sweep.id)
         running = [a.run_id for a in self.sweep.state().attempts if a.state == "running" and a.run_id]
-        return (_mtime(folder / "events"), _mtime(folder / "claims"), changes.signature(self.store_layout, running))
+        return (fingerprint(folder / "events"), fingerprint(folder / "claims"),
+                changes.signature(self.store_layout, running))
 
     def refresh_from_store(self) -> None:
         self.seen_signature = self.store_signature()
@@ -111,8 +105,9 @@ class SweepPanel(ChartRequests, RunRequests, Panel):
         body = "".join(
             "<tr>" + "".join(f"<td>{esc(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
             for row in trials.iter_rows(named=True))
+        charts = compare_charts.static_images([self.best_chart, self.parallel]) if summary["trials"] else ""
         return (f'<div class="nbtrack-sweep"><p><b>nbtrack</b> · {esc(self._head(summary))}</p>'
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{charts}</div>")
 
     def fallback_text(self) -> str:
         summary = self.sweep.summary()
