@@ -18,15 +18,75 @@ from nbtrack import active, flushing
 PACKAGE_PARENT = str(Path(nbtrack.__file__).resolve().parent.parent)
 
 
+# ---------------------------------------------------------------- the store, on both backends
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backends: run each test of the module twice, on a local store and on a "
+        "fresh bucket of a moto S3 server on loopback (the `backend` parameter: local, s3)")
+    config.addinivalue_line(
+        "markers", "local_only(reason): in a `backends` module, a test that only applies to "
+        "a local store (pid liveness, file-system faults, files opened by path)")
+
+
+def pytest_generate_tests(metafunc):
+    """A test in a module (or class) marked ``backends`` runs once per backend, unless it
+    is marked ``local_only`` (with the reason) or asks for ``backend`` itself."""
+    if "backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker(
+            "backends") is None:
+        return
+    if any(m.args and "backend" in str(m.args[0]).split(",") for m in
+           metafunc.definition.iter_markers("parametrize")):
+        return
+    only_local = metafunc.definition.get_closest_marker("local_only") is not None
+    metafunc.parametrize("backend", ["local"] if only_local else ["local", "s3"], indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """``local`` or ``s3``: where this test's store lives (``local`` unless the module is
+    marked ``backends``)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """One moto S3 server on loopback for the whole session, started on first use."""
+    from s3server import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto, monkeypatch) -> dict[str, str]:
+    """The AWS variables set to reach ``moto`` (for this process and its children)."""
+    for key, value in moto.env().items():
+        monkeypatch.setenv(key, value)
+    return moto.env()
+
+
 @pytest.fixture(autouse=True)
-def store(tmp_path, monkeypatch) -> Path:
-    """Point ``NBTRACK_HOME`` at a fresh folder and work inside ``tmp_path``; afterwards
-    end whatever runs the test left open and forget cached stores and guest runs."""
-    home = tmp_path / "store"
-    monkeypatch.setenv("NBTRACK_HOME", str(home))
+def store(tmp_path, monkeypatch, backend, request):
+    """Point ``NBTRACK_HOME`` at a fresh store and work inside ``tmp_path``: a folder
+    (a ``Path``), or for ``backend == "s3"`` a fresh bucket on the session's moto server
+    (the root's ``RemotePath``; the AWS variables set, the spool under tmp_path).
+    Afterwards end whatever runs the test left open and forget cached stores and guest runs."""
     monkeypatch.delenv("NBTRACK_RUN_ID", raising=False)
     monkeypatch.delenv("NBTRACK_COST_PER_HOUR", raising=False)
     monkeypatch.chdir(tmp_path)
+    if backend == "s3":
+        server = request.getfixturevalue("moto")
+        request.getfixturevalue("s3_env")
+        monkeypatch.setenv("NBTRACK_SPOOL", str(tmp_path / "spool"))
+        url = server.bucket()
+        monkeypatch.setenv("NBTRACK_HOME", url)
+        from nbtrack.store.layout import as_root
+
+        home = as_root(url)
+    else:
+        home = tmp_path / "store"
+        monkeypatch.setenv("NBTRACK_HOME", str(home))
     yield home
     for run in reversed(list(active._stack)):
         try:
@@ -41,6 +101,18 @@ def store(tmp_path, monkeypatch) -> Path:
     # per-process state that a test may leave behind (monkeypatch restores the variables)
     for name in ("_env_before", "_reproducing"):
         getattr(active, name, {}).clear()
+    if backend == "s3":
+        _forget_bucket(home)
+
+
+def _forget_bucket(root) -> None:
+    """Drop this test's bucket from the process's backends (each test has its own)."""
+    from nbtrack.store import objectstore
+
+    with objectstore._backends_lock:
+        for key, found in list(objectstore._backends.items()):
+            if found is root.backend:
+                del objectstore._backends[key]
 
 
 def child_environ(**extra: str) -> dict[str, str]:

@@ -6,6 +6,8 @@ stops it with the test session. ``bucket()`` makes a fresh bucket; ``env()`` and
 ``storage_options()`` are what nbtrack and polars need to reach it, the usual AWS
 variables included (``AWS_ALLOW_HTTP=true``: the loopback server speaks plain http).
 The server can be paused (SIGSTOP) and resumed to play an unreachable store.
+The fixtures are in ``conftest.py``: ``moto`` (one server per session), ``s3_env``, and
+the ``store`` fixture's ``s3`` backend (a fresh bucket per test).
 """
 
 from __future__ import annotations
@@ -97,35 +99,3 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-# ---------------------------------------------------------------- fixtures (import them by name)
-try:
-    import pytest
-except ImportError:  # used outside pytest (benchmarks)
-    pytest = None
-
-if pytest is not None:
-
-    @pytest.fixture(scope="module")
-    def moto():
-        """One moto server for a test module, stopped after it."""
-        server = MotoServer()
-        yield server
-        server.stop()
-
-    @pytest.fixture
-    def s3_env(moto, monkeypatch):
-        """The AWS variables set to reach ``moto`` (for this process and its children)."""
-        for key, value in moto.env().items():
-            monkeypatch.setenv(key, value)
-        return moto.env()
-
-    @pytest.fixture
-    def s3_store(moto, s3_env, monkeypatch, tmp_path):
-        """``NBTRACK_HOME`` is a fresh bucket on ``moto``: the URL; spooled data of this
-        test goes under tmp_path (no other test sees it)."""
-        url = moto.bucket()
-        monkeypatch.setenv("NBTRACK_HOME", url)
-        monkeypatch.setenv("NBTRACK_SPOOL", str(tmp_path / "spool"))
-        return url

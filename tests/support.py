@@ -40,3 +40,59 @@ def read_line(proc: subprocess.Popen, timeout: float = 30.0) -> str:
         _, err = proc.communicate()
         raise AssertionError(f"subprocess printed no line (rc={proc.returncode}):\n{err}")
     return line.strip()
+
+
+def empty_store(root) -> None:
+    """An empty store at ``root``: an empty folder on disk (reading never makes one), the
+    marker alone on a bucket (where an empty prefix is nothing at all)."""
+    from pathlib import Path
+
+    if isinstance(root, Path):
+        root.mkdir()
+    else:
+        from nbtrack.store.layout import Layout
+
+        Layout(root).ensure()
+
+
+def overwrite(path, data: bytes | str) -> None:
+    """Put ``data`` at ``path``, replacing what is there: how a test damages or plants a
+    file, on disk or in a bucket (the store itself never replaces an object)."""
+    from pathlib import Path
+
+    raw = data.encode() if isinstance(data, str) else data
+    if isinstance(path, Path):
+        path.write_bytes(raw)
+    else:
+        import obstore
+
+        obstore.put(path.backend.store, path.key, raw)
+
+
+def copy_file(src, dest) -> None:
+    """``shutil.copy`` for a file on disk or an object in a bucket."""
+    overwrite(dest, src.read_bytes())
+
+
+def remove_tree(path) -> None:
+    """``shutil.rmtree`` for a folder on disk or every object under a bucket prefix."""
+    from pathlib import Path
+
+    if isinstance(path, Path):
+        import shutil
+
+        shutil.rmtree(path)
+    else:
+        for entry in path.backend.walk(path.key):
+            path.backend.delete(entry.key)
+
+
+def open_arrow(path):
+    """``pyarrow.ipc.open_file`` of a file on disk or an object in a bucket."""
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    if isinstance(path, Path):
+        return pa.ipc.open_file(pa.memory_map(str(path)))
+    return pa.ipc.open_file(pa.BufferReader(path.read_bytes()))

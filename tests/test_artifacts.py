@@ -10,6 +10,8 @@ import pytest
 import nbtrack
 from nbtrack.errors import ArtifactPathError
 
+pytestmark = pytest.mark.backends
+
 
 def write(path: str, data: bytes) -> Path:
     p = Path(path)

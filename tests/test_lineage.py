@@ -12,6 +12,8 @@ import pytest
 import nbtrack
 from nbtrack.query.lineage import LineageTargetError
 
+pytestmark = pytest.mark.backends
+
 
 def sha(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

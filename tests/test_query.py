@@ -13,6 +13,10 @@ import pytest
 import nbtrack
 from nbtrack.errors import FilterError, RunNotFoundError
 
+from support import empty_store
+
+pytestmark = pytest.mark.backends
+
 DESIGN_COLUMNS = [
     "run_id", "name", "experiment", "status", "started", "ended", "duration_s",
     "user", "host", "tags",
@@ -73,7 +77,7 @@ def test_metric_column_holds_the_value_at_the_highest_step():
 
 
 def test_empty_store_gives_an_empty_frame_with_the_columns(store):
-    store.mkdir()  # an empty folder is an empty store (reading never makes one)
+    empty_store(store)  # an empty folder is an empty store (reading never makes one)
     frame = nbtrack.runs()
     assert frame.height == 0
     assert frame.columns[: len(DESIGN_COLUMNS)] == DESIGN_COLUMNS
@@ -231,7 +235,7 @@ def test_experiments_list_describe_tag_archive_unarchive():
 
 
 def test_describe_unknown_experiment_raises(store):
-    store.mkdir()
+    empty_store(store)
     with pytest.raises(nbtrack.errors.NbtrackError, match="nope"):
         nbtrack.experiment("nope").describe()
 

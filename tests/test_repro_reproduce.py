@@ -56,16 +56,18 @@ def kinds(report) -> set[str]:
     return {d.kind for d in report.real}
 
 
+@pytest.mark.backends  # export and reproduce over a bucket too (kernels: a few)
 def test_the_unchanged_export_reproduces(exported):
     report = nbtrack.reproduce(exported[1], progress=False)
     assert report.ok and report.exact, repr(report)
 
 
+@pytest.mark.backends  # export and reproduce over a bucket too (kernels: a few)
 def test_changed_input_content_is_an_input_difference(exported, tmp_path, store):
     run_id, path = exported
     sha = nbtrack.get_run(run_id)["inputs"][0]["sha256"]
     (tmp_path / "data.txt").write_text("1,2,4")
-    os.remove(nbtrack.active.layout_for(store).object_path(sha))  # no copy to restore
+    nbtrack.active.layout_for(store).object_path(sha).unlink()  # no copy to restore
     assert not objects.has_object(nbtrack.active.layout_for(store), sha)
     report = nbtrack.reproduce(path, progress=False)
     assert not report.ok
@@ -160,6 +162,7 @@ EXPLAINED = [
 ]
 
 
+@pytest.mark.backends  # export and reproduce over a bucket too (kernels: a few)
 def test_explain_says_why_each_earlier_cell_was_kept(tmp_path, store, capsys):
     run_id = record(tmp_path, store, EXPLAINED, {})
     capsys.readouterr()

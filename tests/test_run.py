@@ -11,6 +11,8 @@ import pytest
 import nbtrack
 from nbtrack.errors import MetricTypeError, NoActiveRunError, RunEndedError
 
+pytestmark = pytest.mark.backends
+
 
 def points(run, key=None) -> list[tuple[str, int, float]]:
     frame = nbtrack.metrics([run.id])

@@ -9,12 +9,11 @@ import io
 
 import polars as pl
 import pytest
-from s3server import moto, s3_env  # noqa: F401 - fixtures
 
 obstore = pytest.importorskip("obstore")
 
 
-def _store(moto, url):  # noqa: F811
+def _store(moto, url):
     from obstore.store import S3Store
 
     bucket, _, prefix = url[len("s3://"):].partition("/")
@@ -23,7 +22,7 @@ def _store(moto, url):  # noqa: F811
                    client_options={"allow_http": True})
 
 
-def test_conditional_create_refuses_a_second_writer(moto):  # noqa: F811
+def test_conditional_create_refuses_a_second_writer(moto):
     store = _store(moto, moto.bucket())
     obstore.put(store, "names/alpha", b"run-1", mode="create")
     with pytest.raises(obstore.exceptions.AlreadyExistsError):
@@ -31,7 +30,7 @@ def test_conditional_create_refuses_a_second_writer(moto):  # noqa: F811
     assert bytes(obstore.get(store, "names/alpha").bytes()) == b"run-1"  # the first one stays
 
 
-def test_list_get_range_delete(moto):  # noqa: F811
+def test_list_get_range_delete(moto):
     store = _store(moto, moto.bucket())
     for name in ("runs/a/events/1.json", "runs/a/events/2.json", "runs/a/metrics/1.arrow"):
         obstore.put(store, name, name.encode(), mode="create")
@@ -49,7 +48,7 @@ def test_list_get_range_delete(moto):  # noqa: F811
     obstore.delete(store, "runs/a/events/1.json")  # deleting what is gone is no error
 
 
-def test_polars_scans_arrow_files_on_s3(moto):  # noqa: F811
+def test_polars_scans_arrow_files_on_s3(moto):
     url = moto.bucket()
     store = _store(moto, url)
     for i in range(3):
@@ -64,7 +63,7 @@ def test_polars_scans_arrow_files_on_s3(moto):  # noqa: F811
     assert one["value"].to_list() == [0.5, 1.0]
 
 
-def test_polars_reads_with_credentials_from_the_environment(moto, s3_env):  # noqa: F811
+def test_polars_reads_with_credentials_from_the_environment(moto, s3_env):
     url = moto.bucket()
     buf = io.BytesIO()
     pl.DataFrame({"x": [1, 2]}).write_ipc(buf)

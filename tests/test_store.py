@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
+import types
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.ipc
 import pytest
 
 import nbtrack
@@ -23,7 +21,9 @@ from nbtrack.store import metric_files as mf
 from nbtrack.store.arrow_io import key_rows
 from nbtrack.store.layout import Layout, find_root
 
-from support import finish, read_line, wait_for
+from support import copy_file, finish, open_arrow, overwrite, read_line, wait_for
+
+pytestmark = pytest.mark.backends
 
 
 def metric_files(store: Path, run_id: str) -> list[Path]:
@@ -64,6 +64,7 @@ def _no_store_above(path: Path) -> None:
             pytest.skip(f"a .nbtrack folder exists at {folder}, above the test's folder")
 
 
+@pytest.mark.local_only("finds a local .nbtrack/ folder")
 def test_root_is_the_nearest_nbtrack_folder_walking_up(tmp_path, monkeypatch):
     _no_store_above(tmp_path)
     monkeypatch.delenv("NBTRACK_HOME")
@@ -80,6 +81,7 @@ def test_root_is_the_nearest_nbtrack_folder_walking_up(tmp_path, monkeypatch):
     assert not (deep / ".nbtrack").exists()
 
 
+@pytest.mark.local_only("finds a local .nbtrack/ folder")
 def test_root_defaults_to_dot_nbtrack_in_the_working_directory(tmp_path, monkeypatch):
     _no_store_above(tmp_path)
     monkeypatch.delenv("NBTRACK_HOME")
@@ -104,7 +106,7 @@ def test_store_argument_overrides_discovery(tmp_path, store):
 
 def test_a_newer_store_format_is_refused(store):
     store.mkdir()
-    (store / "nbtrack-store.json").write_text('{"format": "nbtrack-store", "version": 99}')
+    overwrite(store / "nbtrack-store.json", '{"format": "nbtrack-store", "version": 99}')
     with pytest.raises(nbtrack.errors.StoreError, match="upgrade"):
         nbtrack.start_run("exp")
 
@@ -208,7 +210,7 @@ def test_no_temporary_files_are_left_and_readers_ignore_dot_files(store, tmp_pat
         (run_dir / "metrics", ".hidden.arrow"),
     ]:
         (folder).mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(b"ARROW1\x00\x00half a fi")
+        overwrite(folder / name, b"ARROW1\x00\x00half a fi")
     with no_corrupt_warnings():
         assert nbtrack.runs()["status"].to_list() == ["completed"]
         assert nbtrack.metrics()["value"].to_list() == [0.0, 0.1, 0.2, 0.3, 0.4]
@@ -331,11 +333,11 @@ def test_compaction_at_run_end_leaves_one_file_with_every_point(store):
     kept = store / "kept"
     kept.mkdir()
     for p in metric_files(store, run.id):
-        shutil.copy(p, kept / p.name)
+        copy_file(p, kept / p.name)
     run.end()
     [compact] = metric_files(store, run.id)
     assert ".compact" in compact.name
-    table = pa.ipc.open_file(pa.memory_map(str(compact))).read_all()
+    table = open_arrow(compact).read_all()
     assert table.num_rows == 1200
     pairs = list(zip(table.column("key").to_pylist(), table.column("value").to_pylist(),
                      strict=True))
@@ -350,7 +352,7 @@ def test_compaction_at_run_end_leaves_one_file_with_every_point(store):
     assert frame["value"].to_list() == [float(i) for i in range(600)]
     # a crash between writing the compact file and deleting its inputs double-counts nothing
     for p in kept.iterdir():
-        shutil.copy(p, compact.parent / p.name)
+        copy_file(p, compact.parent / p.name)
     assert len(metric_files(store, run.id)) == 7
     assert nbtrack.metrics(run).height == 1200
     assert nbtrack.get_run(run.id)["metrics"]["loss"]["values"] == [float(i) for i in range(600)]
@@ -446,8 +448,8 @@ def test_corrupt_metrics_file_is_skipped_with_a_warning(store, damage):
     a, b, c = three_runs()
     [bad] = metric_files(store, b.id)
     data = bad.read_bytes()
-    bad.write_bytes({"truncate": data[: len(data) // 2], "garbage": os.urandom(len(data)),
-                     "empty": b""}[damage])
+    overwrite(bad, {"truncate": data[: len(data) // 2], "garbage": os.urandom(len(data)),
+                    "empty": b""}[damage])
     with pytest.warns(CorruptFileWarning, match=bad.name):
         everything = nbtrack.metrics()
     assert set(everything["run_id"]) == {a.id, c.id} and everything.height == 4
@@ -461,7 +463,7 @@ def test_corrupt_events_file_is_skipped_with_a_warning(store, which):
     a, b, c = three_runs()
     events = sorted((store / "runs" / b.id / "events").glob("*.json"))
     bad = events[which]
-    bad.write_bytes(bad.read_bytes()[:-7])
+    overwrite(bad, bad.read_bytes()[:-7])
     with pytest.warns(CorruptFileWarning, match=bad.name):
         nbtrack.get_run(b.id)
     readable_except(b, [a, c])
@@ -472,7 +474,7 @@ def test_corrupt_index_json_is_skipped_with_a_warning(store):
     rows = sorted((store / "index").glob("*.json"))
     mine = [p for p in rows if json.loads(p.read_text())["run_id"] == b.id]
     for p in mine:
-        p.write_text('{"run_id": "' + b.id)
+        overwrite(p, '{"run_id": "' + b.id)
     with pytest.warns(CorruptFileWarning, match="|".join(p.name for p in mine)):
         frame = nbtrack.runs()
     assert set(frame["run_id"]) == {a.id, b.id, c.id}  # b is rebuilt from its own records
@@ -484,7 +486,7 @@ def test_corrupt_index_compact_file_is_skipped_and_no_run_disappears(store):
     a, b, c = three_runs()
     compact = index.compact(Layout(store))
     assert compact is not None and ".compact" in compact.name
-    compact.write_bytes(compact.read_bytes()[:100])
+    overwrite(compact, compact.read_bytes()[:100])
     with pytest.warns(CorruptFileWarning, match=compact.name):
         frame = nbtrack.runs()
     assert set(frame["run_id"]) == {a.id, b.id, c.id}
@@ -496,7 +498,7 @@ def test_corrupt_index_compact_file_is_skipped_and_no_run_disappears(store):
 def test_corrupt_store_marker_is_skipped_with_a_warning(store):
     a, b, c = three_runs()
     marker = store / "nbtrack-store.json"
-    marker.write_text('{"format": "nbtr')
+    overwrite(marker, '{"format": "nbtr')
     nbtrack.active._layouts.clear()  # as a fresh process would see it
     with pytest.warns(CorruptFileWarning, match="nbtrack-store.json"):
         frame = nbtrack.runs()
@@ -548,7 +550,7 @@ def test_killed_writer_reads_as_crashed_and_keeps_flushed_points(spawn):
 
 
 def test_a_writer_on_another_host_is_crashed_once_its_heartbeat_is_stale(spawn, monkeypatch,
-                                                                         store):
+                                                                         store, backend):
     proc = spawn(KILLED_WRITER)
     run_id, _ = read_line(proc).split()
     alive_dir = store / "runs" / run_id / "alive"
@@ -559,8 +561,13 @@ def test_a_writer_on_another_host_is_crashed_once_its_heartbeat_is_stale(spawn, 
     monkeypatch.setattr(liveness, "hostname", lambda: "some-other-host")
     [alive] = (store / "runs" / run_id / "alive").glob("*.json")
     assert nbtrack.get_run(run_id)["status"] == "running"  # heartbeat still fresh
-    stale = alive.stat().st_mtime - liveness.STALE_AFTER_S - 5
-    os.utime(alive, (stale, stale))
+    if backend == "s3":  # a bucket's object has the server's time: let the reader's clock run
+        real_time = liveness.time.time
+        monkeypatch.setattr(liveness, "time", types.SimpleNamespace(
+            time=lambda: real_time() + liveness.STALE_AFTER_S + 5))
+    else:
+        stale = alive.stat().st_mtime - liveness.STALE_AFTER_S - 5
+        os.utime(alive, (stale, stale))
     assert nbtrack.get_run(run_id)["status"] == "crashed"
     assert nbtrack.runs()["status"].to_list() == ["crashed"]
 
@@ -596,6 +603,8 @@ def test_kill_during_heavy_writing_leaves_a_readable_store(spawn, store):
 
 
 # ---------------------------------------------------------------- readable without nbtrack
+@pytest.mark.local_only("reads the folder with glob and open (test_s3_store.py reads a bucket "
+                        "with polars and obstore alone)")
 def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_path):
     (tmp_path / "model.pt").write_bytes(b"weights")
     with nbtrack.start_run("exp", name="one", params={"lr": 0.1}) as one:
@@ -653,7 +662,7 @@ def test_store_is_readable_with_plain_polars_pyarrow_and_json(spawn, store, tmp_
 SEGMENT = r"\d{19}-[0-9a-f]{10}-\d{6}(\.compact\d+-[0-9a-f]{10}-\d{6})?\.crc32-[0-9a-f]{8}"
 
 
-def test_layout_is_as_documented(store):
+def test_layout_is_as_documented(store, backend):
     """The folders, names and schema that ``nbtrack/store/layout.py`` and
     ``docs/store-format.md`` promise to other tools."""
     import re
@@ -664,7 +673,9 @@ def test_layout_is_as_documented(store):
     alive_dir = store / "runs" / run.id / "alive"
     alive = wait_for(lambda: alive_dir.is_dir() and list(alive_dir.iterdir()),
                      what="the heartbeat file")  # written by the flusher thread
-    assert len(alive) == 1 and re.fullmatch(r"[0-9a-f]{10}\.json", alive[0].name)
+    # on disk one file whose mtime is touched; in a bucket one new object per beat
+    beat = r"[0-9a-f]{10}-\d{19}\.json" if backend == "s3" else r"[0-9a-f]{10}\.json"
+    assert len(alive) == 1 and re.fullmatch(beat, alive[0].name)
     owner = json.loads(alive[0].read_text())
     assert owner["pid"] == os.getpid() and owner["host"]
     run.log({"loss": 0.5})
@@ -682,7 +693,7 @@ def test_layout_is_as_documented(store):
         assert all(re.fullmatch(rf"{SEGMENT}\.{suffix}", n) for n in names), names
     assert (store / "names" / "documented").read_text() == run.id
     [metrics_file] = (store / "runs" / run.id / "metrics").iterdir()
-    schema = pa.ipc.open_file(str(metrics_file)).schema
+    schema = open_arrow(metrics_file).schema
     assert [(f.name, str(f.type)) for f in schema] == [
         ("run_id", "large_string"),
         ("key", "dictionary<values=string, indices=int32, ordered=0>"),
@@ -754,7 +765,7 @@ def test_merging_a_compact_file_also_replaces_the_inputs_it_left_behind(store):
     kept = [(p.name, p.read_bytes()) for p in metric_files(store, run.id)]
     compact = mf.compact(Layout(store), run.id)
     for name, data in kept:  # the deletes never happened
-        (compact.parent / name).write_bytes(data)
+        overwrite(compact.parent / name, data)
     run.log({"loss": 3.0}, step=3)
     run.end()  # merges the compact file with the new segment
     assert nbtrack.metrics(run)["value"].to_list() == [0.0, 1.0, 2.0, 3.0]
@@ -771,7 +782,7 @@ def test_merging_index_compacts_also_replaces_the_rows_they_left_behind(store, m
     smalls = [(p.name, p.read_bytes()) for p in (store / "index").glob("*.json")]
     first = index.compact(layout)
     for name, data in smalls:
-        (store / "index" / name).write_bytes(data)
+        overwrite(store / "index" / name, data)
     with nbtrack.start_run("exp"):
         pass
     index.compact(layout)  # a level-1 file from the new rows, then both merged into level 2

@@ -7,6 +7,8 @@ import pytest
 import nbtrack
 from nbtrack import cli
 
+pytestmark = pytest.mark.backends
+
 # every column runs() makes itself, plus names the pivot and the query layer use
 OWN_COLUMNS = ("run_id", "name", "experiment", "status", "started", "ended", "duration_s",
                "user", "host", "tags", "archived", "cost", "parent_run_id", "inputs",
@@ -34,15 +36,15 @@ def test_a_user_key_named_like_an_own_column_poisons_nothing(key, capsys):
 
 
 def test_a_run_whose_records_are_gone_is_listed_with_a_warning(store):
-    import shutil
-
     from nbtrack.errors import CorruptFileWarning
+
+    from support import remove_tree
 
     with nbtrack.start_run("exp", name="gone") as run:
         run.log({"x": 1.0})
     with nbtrack.start_run("exp", name="kept"):
         pass
-    shutil.rmtree(store / "runs" / run.id)
+    remove_tree(store / "runs" / run.id)
     with pytest.warns(CorruptFileWarning, match=f"{run.id}.*gone"):
         frame = nbtrack.runs()
     assert set(frame["name"]) == {"gone", "kept"}

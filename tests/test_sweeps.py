@@ -17,7 +17,9 @@ import nbtrack
 from nbtrack.errors import SweepError, SweepFinished, SweepSpecError, TrialPruned
 from nbtrack.tuning import records
 
-from support import finish, read_line
+from support import finish, overwrite, read_line
+
+pytestmark = pytest.mark.backends
 
 GRID = {"a": {"values": [1, 2, 3]}, "b": {"min": 0, "max": 1, "distribution": "int"}}
 
@@ -184,7 +186,7 @@ def test_a_trial_whose_process_died_reads_crashed_then_is_retried_or_given_up(sp
 
     # a taker that died between its claim and its run: crashed too, and can be given up
     dead = {"host": nbtrack.store.liveness.hostname(), "pid": 2 ** 22 + 7, "pid_start": 1, "t": 0}
-    (records.claims_dir(sweep.layout, sweep.id) / "1.0").write_text(json.dumps(dead))
+    overwrite(records.claims_dir(sweep.layout, sweep.id) / "1.0", json.dumps(dead))
     states = {(a.number, a.attempt): a.state for a in sweep.state().attempts}
     assert states[(1, 0)] == "crashed"
     assert sweep.give_up(1) == [1]
@@ -307,6 +309,8 @@ def _known_function(params, trial):
              + (math.log10(params["lr"]) - math.log10(2e-3)) ** 2)
 
 
+@pytest.mark.local_only("a check of the sampler over 400 trials, not of the store; the bayesian "
+                        "sweep's records in a bucket: test_bayesian_sweeps_resume_from_the_store")
 def test_bayesian_beats_random_on_a_known_function_with_40_trials():
     pytest.importorskip("optuna")
     space = {"x": {"min": -2, "max": 2}, "y": {"min": -2, "max": 2},

@@ -13,6 +13,10 @@ RUN_ID_LEN = 26  # nbtrack.ids: ULID layout, Crockford base32
 
 
 def files_for(layout: Layout, run_ids: Iterable[str]) -> list[Path]:
+    """The live metric files of ``run_ids`` (on an object store, listed concurrently)."""
+    if layout.remote:
+        listed = metric_files.segment_files_of(layout, list(run_ids))
+        return [f for files in listed.values() for f in files]
     files: list[Path] = []
     for rid in run_ids:
         files.extend(metric_files.segment_files(layout, rid))
@@ -41,8 +45,9 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
     writer between the listing and the read, that run is listed again, as often as it
     takes: a reader never fails, nor misses a point, because a writer compacted."""
     run_ids = list(run_ids)
-    listing = (metric_files.segment_files_of(layout, run_ids) if layout.remote
-               else {rid: files_for(layout, [rid]) for rid in run_ids})
+    listing: dict[str, list[Path]] = {rid: [] for rid in run_ids}
+    for f in files_for(layout, run_ids):  # runs/<id>/metrics/<file>
+        listing.setdefault(f.parent.parent.name, []).append(f)
     for _ in range(RELISTS):
         try:
             return scan([f for files in listing.values() for f in files], keys, _relist=True)

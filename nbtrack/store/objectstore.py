@@ -35,6 +35,7 @@ import os
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 
 SCHEME = "s3://"
@@ -43,6 +44,8 @@ CONNECT_TIMEOUT = os.environ.get("NBTRACK_S3_CONNECT_TIMEOUT", "3s")
 REQUEST_TIMEOUT = os.environ.get("NBTRACK_S3_TIMEOUT", "10s")
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+CACHE_OBJECT_MAX = 1 << 20  # listed objects up to this size are kept once read ...
+CACHE_TOTAL_MAX = 64 << 20  # ... up to this much in all, least recently read dropped first
 _ENV_OPTIONS = {  # the usual variables, as obstore's S3 config keys
     "AWS_ENDPOINT_URL": "endpoint", "AWS_ENDPOINT_URL_S3": "endpoint",
     "AWS_ACCESS_KEY_ID": "access_key_id", "AWS_SECRET_ACCESS_KEY": "secret_access_key",
@@ -119,6 +122,9 @@ class S3Backend:
         self._backoff = BACKOFF_FIRST_S
         self._spooled: set[str] = set()  # keys waiting in the spool (this process)
         self._warned = False
+        self._cache: OrderedDict[str, tuple[tuple[int, float], bytes]] = OrderedDict()
+        self._cache_bytes = 0
+        self._cache_lock = threading.Lock()
         self.spool_dir = Path(os.environ.get(SPOOL_ENV) or
                               Path.home() / ".cache" / "nbtrack" / "spool") / bucket
         self._load_spool()
@@ -244,6 +250,29 @@ class S3Backend:
             return bytes(self._call(key, obstore.get, key).bytes())
         except obstore.exceptions.NotFoundError:
             raise FileNotFoundError(errno.ENOENT, "no such object", self.url(key)) from None
+
+    def get_listed(self, entry: Entry) -> bytes:
+        """The bytes of a listed object, kept in memory once read while the listing shows
+        the same size and time: objects are written once, and readers that fold a folder
+        (a sweep's events and claims, a run's events) read the same objects again and again."""
+        stamp = (entry.size, entry.mtime)
+        with self._cache_lock:
+            hit = self._cache.get(entry.key)
+            if hit is not None and hit[0] == stamp:
+                self._cache.move_to_end(entry.key)
+                return hit[1]
+        data = self.get(entry.key)
+        if len(data) == entry.size <= CACHE_OBJECT_MAX and entry.key not in self._spooled:
+            with self._cache_lock:
+                old = self._cache.pop(entry.key, None)
+                if old is not None:
+                    self._cache_bytes -= len(old[1])
+                self._cache[entry.key] = (stamp, data)
+                self._cache_bytes += len(data)
+                while self._cache_bytes > CACHE_TOTAL_MAX:
+                    _, (_, dropped) = self._cache.popitem(last=False)
+                    self._cache_bytes -= len(dropped)
+        return data
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         import obstore
@@ -540,6 +569,8 @@ class RemotePath:
 
     # ------------------------------------------------------------ the bucket
     def read_bytes(self) -> bytes:
+        if self._entry is not None:
+            return self.backend.get_listed(self._entry)
         return self.backend.get(self.key)
 
     def read_text(self, encoding: str = "utf-8") -> str:
@@ -583,6 +614,19 @@ class RemotePath:
         objects, folders = self.backend.listing(self.key)
         return [RemotePath(self.backend, e.key, e) for e in objects] + [
             self / f for f in folders]
+
+    def glob(self, pattern: str) -> list[RemotePath]:
+        """The objects directly under this prefix whose names match ``pattern``."""
+        from fnmatch import fnmatchcase
+
+        return [p for p in self.files() if fnmatchcase(p.name, pattern)]
+
+    def rglob(self, pattern: str) -> list[RemotePath]:
+        """Every object under this prefix, at any depth, whose name matches ``pattern``."""
+        from fnmatch import fnmatchcase
+
+        return [RemotePath(self.backend, e.key, e) for e in self.backend.walk(self.key)
+                if fnmatchcase(e.key.rsplit("/", 1)[-1], pattern)]
 
     def files(self) -> list[RemotePath]:
         """The objects directly under this prefix, listed with their size and mtime."""

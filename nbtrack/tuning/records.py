@@ -128,12 +128,12 @@ def claims(layout: Layout, sweep_id: str) -> dict[tuple[int, int], dict]:
     """Every claim as ``{(number, attempt): taker}`` (taker may be {} while being written)."""
     out: dict[tuple[int, int], dict] = {}
     folder = claims_dir(layout, sweep_id)
-    for name in (p.name for p in visible_files(folder, "")):
-        number, dot, attempt = name.partition(".")
+    for path in visible_files(folder, ""):  # listed: an object store's answer is kept
+        number, dot, attempt = path.name.partition(".")
         if not (dot and number.isdigit() and attempt.isdigit()):
             continue
         try:
-            taker = json.loads((folder / name).read_text() or "{}")
+            taker = json.loads(path.read_text() or "{}")
         except (OSError, ValueError):
             taker = {}
         out[(int(number), int(attempt))] = taker if isinstance(taker, dict) else {}
