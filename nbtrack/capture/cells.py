@@ -24,7 +24,7 @@ from operator import ne
 from .. import flushing, hooks
 from ..ids import new_run_id
 from ..redaction import redact_source, redact_text
-from ..store import cell_files, liveness, objects
+from ..store import cell_files, files, liveness, objects
 from ..store.layout import Layout
 from . import rng
 
@@ -378,7 +378,7 @@ class CellRecorder:
         """History goes only into a store that exists: loading the extension never makes
         one; the first run does, and the history kept so far follows it there."""
         if self._session_info is not None:
-            if not self.layout.root.is_dir():
+            if not files.is_folder(self.layout.root):
                 return False
             cell_files.write_session_info(self.layout, self.session_id, self._session_info)
             self._session_info = None

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
+from ..store import objects
 from ..store.layout import Layout
 
 ID_TAG = "nbtrack.run_id"
@@ -193,7 +193,7 @@ def export_run(client, layout: Layout, log: dict, experiment: str | None,
             rel = Path(item["path"])
             local = Path(tmp) / str(i) / rel.name
             local.parent.mkdir(parents=True)
-            shutil.copyfile(layout.object_path(item["sha256"]), local)
+            objects.copy_to(layout, item["sha256"], local)
             parent = rel.parent.as_posix()
             client.log_artifact(mlflow_id, str(local), artifact_path=None if parent == "." else parent)
     status = STATUS.get(log["status"], "FAILED")

@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable
 
 from ..errors import RunNotFoundError
-from ..store import state
+from ..store import files, state
+from ..store.atomic import read_claim
 from ..store.layout import RUN_ID_RE, Layout, check_friendly_name, name_file
 from . import experiments as experiments_mod
 from . import metrics as metrics_mod
@@ -23,13 +24,13 @@ def resolve(layout: Layout, ref: object) -> str:
         ref = ref["run_id"]
     if not isinstance(ref, str):
         raise RunNotFoundError(f"expected a run id or name, got {type(ref).__name__}")
-    if RUN_ID_RE.match(ref) and layout.run_dir(ref).is_dir():
+    if RUN_ID_RE.match(ref) and files.is_folder(layout.run_dir(ref)):
         return ref
     try:
-        run_id = (layout.names_dir / name_file(check_friendly_name(ref))).read_text().strip()
+        run_id = read_claim(layout.names_dir / name_file(check_friendly_name(ref))) or ""
     except (OSError, ValueError):
         run_id = ""
-    if RUN_ID_RE.match(run_id) and layout.run_dir(run_id).is_dir():
+    if RUN_ID_RE.match(run_id) and files.is_folder(layout.run_dir(run_id)):
         return run_id
     raise RunNotFoundError(f"no run {ref!r} in the store at {layout.root}")
 

@@ -71,9 +71,7 @@ def _read_compact(path):
     from ..store.arrow_io import warn_corrupt
 
     try:
-        data = path.read_bytes()
-        checksum.check(path, data)
-        return pl.read_ipc(io.BytesIO(data))
+        return pl.read_ipc(io.BytesIO(checksum.read_checked(path)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:

@@ -11,13 +11,25 @@ cells did not. Kept tiny and free of heavy imports: it runs in the reproducing k
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-_store: list[Path] = []  # the store named by begin(), where recorded states are kept
+_store: list[str] = []  # the store named by begin() (a folder or s3:// URL): recorded states
 
 
-def _restore(spec_input: dict, store: Path | None) -> str:
+def _open_store(root: str):
+    """The store an exported notebook names, or None when it is not there."""
+    from ..errors import StoreError
+    from ..store.layout import Layout
+
+    try:
+        layout = Layout(root, create=False)
+        layout.check_exists()
+    except StoreError:
+        return None
+    return layout
+
+
+def _restore(spec_input: dict, store) -> str:
     from ..store import objects
 
     path = Path(spec_input["path"])
@@ -30,12 +42,11 @@ def _restore(spec_input: dict, store: Path | None) -> str:
         state = "missing"
     if store is None:
         return f"{state}, and no store to restore it from"
-    source = store / "objects" / "sha256" / want[:2] / want[2:]
-    if not source.is_file():
+    if not objects.has_object(store, want):
         return f"{state}, and the store holds no copy of it"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.nbtrack-restore")
-    shutil.copyfile(source, tmp)
+    tmp = path.with_name(f".{path.name}.nbtrack-restore")  # the user's folder, not the store
+    objects.copy_to(store, want, tmp)
     got = objects.hash_file(tmp).sha256  # the store's copy may be damaged: never trust it
     if got != want:
         tmp.unlink()
@@ -53,14 +64,14 @@ def begin(spec: dict) -> list[tuple[str, str]]:
     if cwd and Path(cwd).is_dir() and Path.cwd() != Path(cwd):
         os.chdir(cwd)
         print(f"working directory: {cwd}")
-    store = Path(spec["store"]) if spec.get("store") else None
-    if store is not None:
-        _store[:] = [store]
-    if store is not None and store.is_dir() and not os.environ.get("NBTRACK_HOME"):
-        os.environ["NBTRACK_HOME"] = str(store)
+    store = _open_store(spec["store"]) if spec.get("store") else None
+    if spec.get("store"):
+        _store[:] = [spec["store"]]
+    if store is not None and not os.environ.get("NBTRACK_HOME"):
+        os.environ["NBTRACK_HOME"] = str(store.root)
     states = []
     for item in spec.get("inputs") or []:
-        state = _restore(item, store if store and store.is_dir() else None)
+        state = _restore(item, store)
         states.append((item["path"], state))
         print(f"input {item['path']}: {state}")
     if spec.get("secrets"):
@@ -108,15 +119,17 @@ def fill_secrets_from_environment(needed: list[str]) -> None:
 def restore_random(states: dict[str, str]) -> None:
     """Put global random generators back: ``{"numpy": sha256 of the recorded state}``."""
     from ..capture import rng
+    from ..store import objects
+    from ..store.layout import Layout
 
-    root = _store[0] if _store else Path(os.environ.get("NBTRACK_HOME", ".nbtrack"))
+    root = _store[0] if _store else os.environ.get("NBTRACK_HOME") or ".nbtrack"
+    layout = Layout(root, create=False)
     for name, sha in states.items():
-        source = root / "objects" / "sha256" / sha[:2] / sha[2:]
-        if not source.is_file():
+        if not objects.has_object(layout, sha):
             raise FileNotFoundError(
                 f"the recorded state of {name}'s random generator ({sha[:12]}) is not in the "
-                f"store at {root}; export the run again from the store that recorded it")
-        rng.restore(source.read_bytes())
+                f"store at {layout.root}; export the run again from the store that recorded it")
+        rng.restore(objects.read_bytes(layout, sha))
 
 
 def finish() -> None:

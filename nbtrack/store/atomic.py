@@ -217,6 +217,15 @@ def write_json_atomic(path: Path, value: object, durable: bool = False,
     return write_bytes_atomic(path, dumps(value).encode(), durable=durable, checksum=checksum)
 
 
+def read_claim(path: Path) -> str | None:
+    """What a claim made by :func:`claim_file` holds, stripped; None when there is none.
+    On a local store the claim's content lands just after its creation: "" meanwhile."""
+    try:
+        return path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def claim_file(path: Path, content: str) -> bool:
     """Create ``path`` only if nobody has; True when this call created it.
 

@@ -126,6 +126,14 @@ def fetched(path) -> bytes:
     return path.read_bytes() if data is None else data
 
 
+def read_checked(path) -> bytes:
+    """A stored file's bytes, checked against the sum its name carries (one read, one GET):
+    :class:`ChecksumMismatch` when they differ, ``FileNotFoundError`` when it vanished."""
+    data = fetched(path)
+    check(path, data)
+    return data
+
+
 def check(path: Path, data=None) -> None:
     """Raise :class:`ChecksumMismatch` unless ``path`` holds what its name says."""
     why = mismatch(path, data)

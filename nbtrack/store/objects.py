@@ -76,6 +76,18 @@ def read_bytes(layout: Layout, sha256: str) -> bytes:
     return layout.object_path(sha256).read_bytes()
 
 
+def copy_to(layout: Layout, sha256: str, dest: str | os.PathLike) -> None:
+    """Write the content ``sha256`` to the local file ``dest`` (streamed from a local store;
+    FileNotFoundError when the store holds no such object)."""
+    source = layout.object_path(sha256)  # refuses anything but a sha256 hex digest
+    if not isinstance(source, Path):
+        Path(dest).write_bytes(source.read_bytes())
+        return
+    import shutil
+
+    shutil.copyfile(source, dest)
+
+
 def read_head(layout: Layout, sha256: str, limit: int) -> tuple[bytes, int]:
     """Up to ``limit`` first bytes of an object and its whole size (OSError when absent)."""
     path = layout.object_path(sha256)  # refuses anything but a sha256 hex digest

@@ -37,7 +37,7 @@ def open_sweep(layout: Layout, ref: str) -> Sweep:
         return ref
     if not isinstance(ref, str) or not ref.strip():
         raise SweepError(f"expected a sweep id or name, got {ref!r}")
-    if RUN_ID_RE.match(ref) and (records.sweep_dir(layout, ref) / records.DEFINITION).exists():
+    if RUN_ID_RE.match(ref) and records.has_definition(layout, ref):
         return Sweep(layout, records.read_definition(layout, ref))
     named = [d for d in records.all_definitions(layout) if d.get("name") == ref.strip()]
     if not named:
@@ -82,9 +82,9 @@ def sweep(name: str | None = None, strategy: str = "random", parameters: dict | 
     definition = build_definition(name, strategy, parameters, objective, direction,
                                   max_trials, experiment, seed, pruner)
     if resume:
-        key = records.sweeps_dir(layout) / records.BY_NAME / records.definition_key(definition)
-        if key.exists():
-            return Sweep(layout, records.read_definition(layout, records._read_claim(key)))
+        made = records.definition_claim(layout, definition)
+        if made is not None:
+            return Sweep(layout, records.read_definition(layout, made))
     else:
         definition["seed_given"] = definition["id"]  # a new definition key: a new sweep
     return Sweep(layout, records.read_definition(layout, records.create(layout, definition)))

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from ..errors import SweepError
-from ..store import liveness, records
-from ..store.atomic import claim_file, dumps, write_json_atomic
+from ..store import files, liveness, records
+from ..store.atomic import claim_file, dumps, read_claim, write_json_atomic
 from ..store.layout import RUN_ID_RE, Layout, subfolders, visible_files
 
 SWEEPS = "sweeps"
@@ -66,31 +66,40 @@ def create(layout: Layout, definition: dict) -> str:
     if claim_file(by_name, definition["id"]):
         return definition["id"]
     winner = _read_claim(by_name)
-    (folder / DEFINITION).unlink(missing_ok=True)
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
+    files.remove(folder / DEFINITION)  # and the folder, left empty
     return winner
 
 
 def _read_claim(path: Path) -> str:
     for _ in range(200):  # the winner writes its few bytes right after the create
-        text = path.read_text().strip()
+        text = read_claim(path) or ""
         if RUN_ID_RE.match(text):
             return text
         time.sleep(0.005)
     raise SweepError(f"{path} does not name a sweep")
 
 
+def has_definition(layout: Layout, sweep_id: str) -> bool:
+    return files.is_file(sweep_dir(layout, sweep_id) / DEFINITION)
+
+
+def definition_claim(layout: Layout, definition: dict) -> str | None:
+    """The id of the sweep made from ``definition`` (same name and definition), if any."""
+    key = sweeps_dir(layout) / BY_NAME / definition_key(definition)
+    return _read_claim(key) if files.is_file(key) else None
+
+
 def read_definition(layout: Layout, sweep_id: str) -> dict:
     path = sweep_dir(layout, sweep_id) / DEFINITION
     try:
-        return json.loads(path.read_text())
+        value = files.read_json(path)
     except FileNotFoundError:
         raise SweepError(f"no sweep {sweep_id!r} in the store at {layout.root}") from None
     except ValueError as exc:
         raise SweepError(f"the definition of sweep {sweep_id} is unreadable: {exc}") from None
+    if not isinstance(value, dict):
+        raise SweepError(f"the definition of sweep {sweep_id} is not a JSON object")
+    return value
 
 
 def all_definitions(layout: Layout) -> list[dict]:
@@ -133,7 +142,7 @@ def claims(layout: Layout, sweep_id: str) -> dict[tuple[int, int], dict]:
         if not (dot and number.isdigit() and attempt.isdigit()):
             continue
         try:
-            taker = json.loads(path.read_text() or "{}")
+            taker = json.loads(read_claim(path) or "{}")
         except (OSError, ValueError):
             taker = {}
         out[(int(number), int(attempt))] = taker if isinstance(taker, dict) else {}
