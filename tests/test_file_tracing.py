@@ -39,6 +39,7 @@ def data():
     return Path("data/raw.csv")
 
 
+@pytest.mark.backends  # a store in a bucket: tracing keeps no local store folder out
 def test_plain_open_reads_and_writes_are_recorded(data, store):
     with nbtrack.start_run("t", trace_files=True) as run:
         assert files.tracing(run)

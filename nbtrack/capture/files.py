@@ -108,8 +108,11 @@ class Tracer:
         self.run = run
         self.root = os.path.abspath(root)
         self._root_sep = self.root.rstrip(os.sep) + os.sep
-        store = os.path.abspath(run.layout.root)
-        self._stores = tuple({store, os.path.realpath(store)})
+        if run.layout.remote:  # a bucket: no local folder of the store to keep out
+            self._stores: tuple[str, ...] = ()
+        else:
+            store = os.path.abspath(run.layout.root)
+            self._stores = tuple({store, os.path.realpath(store)})
         self._include = _globs(include)
         self._exclude = _globs(exclude)
         self.store_max_bytes = int(store_max_bytes)

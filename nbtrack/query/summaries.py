@@ -125,7 +125,7 @@ def frame(layout: Layout):
     for run_id in sorted(listed - on_disk):  # its folder went: say so, do not vouch for it
         from ..store.arrow_io import warn_corrupt
 
-        warn_corrupt(layout.root / "runs" / run_id, FileNotFoundError(
+        warn_corrupt(layout.run_dir(run_id), FileNotFoundError(
             "the run's folder (events, metrics) is gone; it is listed from the index alone"))
     fresh = [r for r in fresh if r is not None]
     if fresh:
