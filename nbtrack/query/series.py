@@ -54,15 +54,19 @@ def read_run(layout: Layout, run_id: str, keys: Iterable[str] | None = None, tim
     files = metric_files.segment_files(layout, run_id)
     if not files:
         return _empty(columns)
-    try:
-        lf = pl.scan_ipc(files)
-        if keys is not None:
-            lf = lf.filter(pl.col("key").is_in(keys))  # on the dictionary codes: no string cast
-        frame = lf.select(columns).collect()
-    except (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException):
-        from . import metrics as metrics_q  # the careful path: file by file, bad ones warned
+    from . import metrics as metrics_q
 
+    if layout.remote:  # objects polars cannot scan as files: read as metrics() reads them
         frame = metrics_q.read(layout, [run_id], keys).select(columns)
+    else:
+        try:
+            lf = pl.scan_ipc(files)
+            if keys is not None:
+                lf = lf.filter(pl.col("key").is_in(keys))  # on the dictionary codes
+            frame = lf.select(columns).collect()
+        except (pl.exceptions.PolarsError, OSError, ValueError, pl.exceptions.PanicException):
+            # the careful path: file by file, bad ones warned
+            frame = metrics_q.read(layout, [run_id], keys).select(columns)
     frame = frame.with_columns(pl.col("key").cast(pl.String))
     if time:
         frame = frame.with_columns(pl.col("time").dt.epoch("ms"))
