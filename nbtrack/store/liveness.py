@@ -111,8 +111,8 @@ def clear_alive(layout: Layout, run_id: str) -> None:
         beat = _beats.pop(str(path), None)
         if beat is not None:
             beat.unlink()
-    except FileNotFoundError:
-        pass
+    except OSError:
+        pass  # gone already, or the store is unreachable: the status event ends the run
 
 
 def owner_alive(layout: Layout, run_id: str, owner: dict) -> bool:
