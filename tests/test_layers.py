@@ -102,3 +102,44 @@ def test_an_upward_import_inside_a_function_is_caught():
                       "nbtrack.store.gc") == []
     assert violations("import nbtrack\n", "nbtrack.active") == [
         "nbtrack.active:1 imports nbtrack (active -> entry)"]
+
+
+# Above store/, only these modules open, stat, list, rename or copy files themselves, and
+# only files that are not stored data; everything in the store goes through store/.
+USER_FILES = {
+    "nbtrack.capture.env": "installed packages' metadata, container markers",
+    "nbtrack.capture.files": "tracing the files the user's code opens",
+    "nbtrack.capture.git": "the user's repository",
+    "nbtrack.capture.git_cache": "the user's repository",
+    "nbtrack.repro.runtime": "an input restored into the user's working tree",
+}
+FILE_CALLS = {"os": {"listdir", "scandir", "stat", "lstat", "replace", "rename", "remove",
+                     "unlink", "rmdir", "makedirs", "walk", "open"},
+              "shutil": {"copy", "copyfile", "copy2", "copytree", "move", "rmtree"}}
+
+
+def file_calls(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        fn = node.func
+        if isinstance(fn, ast.Name) and fn.id == "open":
+            found.append(f"{node.lineno}: open()")
+        elif (isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)
+              and fn.attr in FILE_CALLS.get(fn.value.id, ())):
+            found.append(f"{node.lineno}: {fn.value.id}.{fn.attr}()")
+    return found
+
+
+def test_above_the_store_only_the_users_files_are_touched_directly():
+    found = []
+    for path in package_modules():
+        module = module_name(path)
+        if unit(module) == "store" or module in USER_FILES:
+            continue
+        found += [f"{module}:{call}" for call in file_calls(path.read_text(encoding="utf-8"))]
+    assert not found, ("stored files are read and written through nbtrack.store "
+                       "(files, atomic, objects, layout):\n" + "\n".join(found))
+    assert file_calls("import os\nos.replace(a, b)\nwith open(p) as f: pass\n") == [
+        "2: os.replace()", "3: open()"]
