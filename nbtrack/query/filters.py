@@ -215,9 +215,13 @@ class _Parser:
 
 
 def parse(text: str):
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     if not isinstance(text, str):
         raise FilterError(f"where= takes a string, got {type(text).__name__}")
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except FilterError as exc:  # raised from here: the parser's frames say nothing to a user
+        raise exc.with_traceback(None) from None
 
 
 # ----------------------------------------------------------------- compile
@@ -229,8 +233,12 @@ def compile_filter(text: str, schema: dict):
     compiles to an expression that runs or raises a :class:`FilterError` that points
     at the comparison; polars, type and recursion errors never reach the caller.
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     tree = parse(text)
-    return _compile(tree, schema, text)
+    try:
+        return _compile(tree, schema, text)
+    except FilterError as exc:  # raised from here, as parse() does
+        raise exc.with_traceback(None) from None
 
 
 def resolve_field(name: str, schema: dict, text: str = "", pos: int = 0) -> str:
