@@ -8,13 +8,15 @@
 - the live chart: ``Run.live`` shows the view the ui layer provides (``nbtrack.api``
   wires it when nbtrack is imported), so the write side never imports widgets.
 
-Nothing here imports the rest of nbtrack.
+Nothing here imports the rest of nbtrack but its errors.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+
+from .errors import NbtrackError
 
 lock = threading.Lock()  # guards ``stack``
 stack: list = []  # the open runs, oldest first
@@ -63,5 +65,5 @@ def set_live_view(show: Callable) -> None:
 
 def show_live(run, metrics: list[str] | None, **options):
     if not _live:
-        raise RuntimeError("nbtrack: no live chart view is wired: import nbtrack first")
+        raise NbtrackError("no live chart view is wired: import nbtrack (nbtrack.api wires it)")
     return _live[0](run, metrics, **options)
