@@ -1,16 +1,26 @@
 """The store on a real S3-compatible server (moto on loopback) where a bucket differs from
 a folder: the server going away mid-run (paused with SIGSTOP: connections hang, requests
-time out), and what a bucket's objects look like to a reader without nbtrack."""
+time out), two "machines" (own host names, no shared local folder) logging into one bucket,
+and what a bucket's objects look like to a reader without nbtrack."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 
+import polars as pl
 import pytest
+from conftest import child_environ
 from s3server import MotoServer
 
 import nbtrack
+from nbtrack.store import liveness
 from nbtrack.store.layout import as_root
 
 from support import finish, read_line
@@ -167,3 +177,138 @@ def test_a_run_ended_while_the_server_is_down_waits_in_the_spool_until_it_answer
     log = nbtrack.get_run(run_id)
     assert log["status"] == "completed" and log["name"] == "offline-end"
     assert [n["text"] for n in log["notes"]] == ["written while the store was away"]
+
+
+# ------------------------------------------------------------------ two machines, one bucket
+# a "machine": its own host name (nbtrack asks socket.gethostname, patched before the import),
+# its own HOME, spool and working folder; nothing on disk is shared with the other one
+MACHINE = """
+    import json, os, socket, sys, time
+    socket.gethostname = lambda: os.environ["MACHINE"]
+    import nbtrack
+    me = os.environ["MACHINE"]
+    sys.stdin.readline()                                   # both start together
+    made = []
+    for r in range(RUNS):
+        with nbtrack.start_run("team", name="shared", tags=[me], params={"r": r}) as run:
+            for step in range(STEPS):
+                run.log({"loss": float(step), "r": float(r)}, step=step)
+                if step % 100 == 99:
+                    run.flush()
+        made.append([run.id, run.name])
+    print(json.dumps(made), flush=True)
+    order = sys.stdin.readline().split()
+    if order[0] == "hold":                                 # a run left open, to be killed
+        run = nbtrack.start_run("team", name="victim", tags=[me])
+        run.log({"x": 1.0})
+        run.flush()
+        print(run.id, flush=True)
+        sys.stdin.readline()
+    else:                                                  # watch the other's open run
+        rid = order[1]
+        print(nbtrack.get_run(rid)["status"], flush=True)
+        sys.stdin.readline()                               # its process was killed
+        t0, deadline = time.monotonic(), time.monotonic() + 60
+        while nbtrack.get_run(rid)["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)                                # polling, as support.wait_for does
+        print(nbtrack.get_run(rid)["status"], round(time.monotonic() - t0, 1), flush=True)
+        frame = nbtrack.runs()
+        print(json.dumps(sorted(frame["status"].to_list())), flush=True)
+"""
+RUNS, STEPS = 4, 500
+
+
+def machine(name: str, tmp_path, env: dict) -> subprocess.Popen:
+    home = tmp_path / name
+    (home / "work").mkdir(parents=True)
+    code = textwrap.dedent(MACHINE).replace("RUNS", str(RUNS)).replace("STEPS", str(STEPS))
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=home / "work", text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=child_environ(MACHINE=name, HOME=str(home), NBTRACK_SPOOL=str(home / "spool"),
+                          XDG_CACHE_HOME=str(home / "cache"), **env))
+
+
+def test_two_machines_log_into_one_bucket_lose_nothing_and_see_each_other_crash(
+        down_store, tmp_path, monkeypatch):
+    # shorter heartbeats, so that a dead writer is seen stale in seconds rather than a minute
+    beats = {"NBTRACK_HEARTBEAT_EVERY": "0.5", "NBTRACK_STALE_AFTER": "3"}
+    monkeypatch.setattr(liveness, "STALE_AFTER_S", 3.0)  # this reader too
+    a, b = machine("machine-a", tmp_path, beats), machine("machine-b", tmp_path, beats)
+    try:
+        for proc in (a, b):
+            say(proc, "go")
+        made = {name: json.loads(read_line(p, timeout=120))
+                for name, p in (("machine-a", a), ("machine-b", b))}
+        say(a, "hold")
+        victim = read_line(a)
+        say(b, f"watch {victim}")
+        assert read_line(b) == "running"  # seen from machine-b: machine-a's heartbeat
+        os.kill(a.pid, signal.SIGKILL)
+        a.wait(timeout=30)
+        say(b, "killed")
+        status, _seconds = read_line(b, timeout=90).split()
+        assert status == "crashed"
+        seen_by_b = json.loads(read_line(b))
+        finish(b)
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    assert seen_by_b == ["completed"] * (2 * RUNS) + ["crashed"]
+    # names: both asked for "shared" each time; every run got its own, none twice
+    names = [n for runs in made.values() for _, n in runs]
+    assert sorted(names) == sorted(["shared"] + [f"shared-{i}" for i in range(2, 2 * RUNS + 1)])
+    frame = nbtrack.runs()
+    assert frame.height == 2 * RUNS + 1
+    assert sorted(frame.filter(pl.col("name") != "victim")["host"].to_list()) == \
+        ["machine-a"] * RUNS + ["machine-b"] * RUNS
+    for host, runs in made.items():
+        for run_id, name in runs:
+            assert nbtrack.get_run(name)["run_id"] == run_id  # the name leads to its run
+            assert nbtrack.get_run(run_id)["tags"] == [host]
+    # every point of every run, once: nothing lost, nothing duplicated
+    points = nbtrack.metrics([rid for runs in made.values() for rid, _ in runs])
+    assert points.height == 2 * RUNS * STEPS * 2
+    per_key = points.group_by("run_id", "key").agg(pl.col("step").sort())
+    assert per_key.height == 2 * RUNS * 2
+    assert all(steps == list(range(STEPS)) for steps in per_key["step"].to_list())
+    assert nbtrack.get_run(victim)["status"] == "crashed"
+    # the two machines shared nothing on disk but the bucket
+    assert not list((tmp_path / "machine-a" / "spool").rglob("*.*"))
+
+
+# ------------------------------------------------------------------ readable without nbtrack
+def test_a_bucket_store_is_readable_with_plain_polars_and_obstore(down_store, spawn, tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    with nbtrack.start_run("exp", name="one", params={"lr": 0.1}) as one:
+        one.log({"loss": 1.0})
+        one.flush()
+        one.log({"loss": 0.5})
+        one.log_artifact("model.pt")
+    code = f"""
+        import json, os, sys
+        import obstore, polars as pl
+        from obstore.store import S3Store
+        url = {down_store!r}
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        store = S3Store(bucket, prefix=prefix, client_options={{"allow_http": True}})
+        keys = [o["path"] for batch in obstore.list(store) for o in batch]
+        metrics = [k for k in keys if k.startswith("runs/") and "/metrics/" in k]
+        frame = pl.scan_ipc([f"{{url}}/{{k}}" for k in metrics]).collect()  # AWS_* variables
+        events = [e["type"] for k in sorted(keys) if "/events/" in k
+                  for e in json.loads(bytes(obstore.get(store, k).bytes()))]
+        name = bytes(obstore.get(store, "names/one").bytes()).decode()
+        marker = json.loads(bytes(obstore.get(store, "nbtrack-store.json").bytes()))
+        assert "nbtrack" not in sys.modules
+        print(json.dumps(dict(values=sorted(frame["value"].to_list()), events=events,
+                              name=name, marker=marker, objects=[k for k in keys
+                                                                 if k.startswith("objects/")])))
+    """
+    got = json.loads(finish(spawn(code)))
+    assert got["values"] == [0.5, 1.0]
+    assert got["events"][0] == "start" and got["events"][-1] == "status"
+    assert got["name"] == one.id and got["marker"] == {"format": "nbtrack-store", "version": 2}
+    digest = hashlib.sha256(b"weights").hexdigest()
+    assert f"objects/sha256/{digest[:2]}/{digest[2:]}" in got["objects"]
