@@ -66,12 +66,18 @@ class StoreUnreachable(OSError):
 
 
 class Entry:
-    """One listed object: its key, size and last-modified time (epoch seconds)."""
+    """One listed object: its key, size, last-modified time (epoch seconds) and ETag."""
 
-    __slots__ = ("key", "size", "mtime")
+    __slots__ = ("key", "size", "mtime", "etag")
 
-    def __init__(self, key: str, size: int, mtime: float):
-        self.key, self.size, self.mtime = key, size, mtime
+    def __init__(self, key: str, size: int, mtime: float, etag: str | None = None):
+        self.key, self.size, self.mtime, self.etag = key, size, mtime, etag
+
+    @classmethod
+    def of(cls, meta: dict) -> Entry:
+        """From obstore's ``ObjectMeta``."""
+        return cls(meta["path"], meta["size"], meta["last_modified"].timestamp(),
+                   meta.get("e_tag"))
 
 
 class _Stat:
@@ -122,7 +128,7 @@ class S3Backend:
         self._backoff = BACKOFF_FIRST_S
         self._spooled: set[str] = set()  # keys waiting in the spool (this process)
         self._warned = False
-        self._cache: OrderedDict[str, tuple[tuple[int, float], bytes]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[tuple[int, str], bytes]] = OrderedDict()
         self._cache_bytes = 0
         self._cache_lock = threading.Lock()
         self.spool_dir = Path(os.environ.get(SPOOL_ENV) or
@@ -252,10 +258,13 @@ class S3Backend:
             raise FileNotFoundError(errno.ENOENT, "no such object", self.url(key)) from None
 
     def get_listed(self, entry: Entry) -> bytes:
-        """The bytes of a listed object, kept in memory once read while the listing shows
-        the same size and time: objects are written once, and readers that fold a folder
-        (a sweep's events and claims, a run's events) read the same objects again and again."""
-        stamp = (entry.size, entry.mtime)
+        """The bytes of a listed record (JSON, a claim), kept in memory once read while the
+        listing shows the same ETag and size: objects are written once, and readers that fold
+        a folder (a sweep's events and claims, a run's events) read them again and again.
+        Arrow files are not kept: big, read once, and a reader must see one merged away."""
+        if entry.etag is None or entry.key.endswith(".arrow"):
+            return self.get(entry.key)
+        stamp = (entry.size, entry.etag)
         with self._cache_lock:
             hit = self._cache.get(entry.key)
             if hit is not None and hit[0] == stamp:
@@ -295,7 +304,7 @@ class S3Backend:
             meta = self._call(key, obstore.head, key)
         except obstore.exceptions.NotFoundError:
             raise FileNotFoundError(errno.ENOENT, "no such object", self.url(key)) from None
-        return Entry(meta["path"], meta["size"], meta["last_modified"].timestamp())
+        return Entry.of(meta)
 
     def listing(self, prefix: str) -> tuple[list[Entry], list[str]]:
         """The objects directly under ``prefix`` (sorted by key) and the names of the
@@ -304,8 +313,7 @@ class S3Backend:
 
         prefix = prefix.strip("/")
         found = self._call(prefix, obstore.list_with_delimiter, prefix or None)
-        objects = [Entry(o["path"], o["size"], o["last_modified"].timestamp())
-                   for o in found["objects"]]
+        objects = [Entry.of(o) for o in found["objects"]]
         folders = [p.rstrip("/").rsplit("/", 1)[-1] for p in found["common_prefixes"]]
         if self._spooled:
             here = {e.key for e in objects}
@@ -328,8 +336,7 @@ class S3Backend:
         prefix = prefix.strip("/")
         out = []
         for batch in self._call(prefix, lambda s, p: list(obstore.list(s, p)), prefix or None):
-            out.extend(Entry(o["path"], o["size"], o["last_modified"].timestamp())
-                       for o in batch)
+            out.extend(Entry.of(o) for o in batch)
         return out
 
     def delete(self, key: str) -> None:
