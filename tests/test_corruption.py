@@ -229,11 +229,12 @@ def test_restore_never_puts_back_a_corrupt_copy(store, tmp_path):
     copy = store / "objects" / "sha256" / item["sha256"][:2] / item["sha256"][2:]
     (tmp_path / "data.csv").unlink()
     copy.write_text("a,b\n1,3\n")  # the store's copy went bad
-    state = runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, store)
+    layout = runtime._open_store(str(store))
+    state = runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, layout)
     assert "corrupt" in state and "not restored" in state
     assert not (tmp_path / "data.csv").exists()
     assert not list(tmp_path.glob(".data.csv*"))
     copy.write_text("a,b\n1,2\n")
-    assert runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, store).endswith(
+    assert runtime._restore({"path": "data.csv", "sha256": item["sha256"]}, layout).endswith(
         "restored from the store")
     assert (tmp_path / "data.csv").read_text() == "a,b\n1,2\n"
