@@ -42,17 +42,20 @@ def within(fn, *args, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(moto):
     """Two single-threaded worker processes with nannies (a killed worker is restarted),
-    on 127.0.0.1, no dashboard."""
+    on 127.0.0.1, no dashboard. The workers are started with the AWS variables that reach
+    the session's moto server, as a cluster's workers have their credentials: the ``s3``
+    tests' trials log straight into the test's bucket."""
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=40,
+        dashboard_address=None, silence_logs=40, env=moto.env(),  # restarted workers too
     )
     with cluster, distributed.Client(cluster) as dask_client:
         yield dask_client
 
 
+@pytest.mark.backends  # trials logging into a folder, and into a bucket
 def test_trials_run_on_dask_worker_processes(client, store):
     sweep = nbtrack.sweep("dask", strategy="grid", parameters=GRID, objective="score")
     # the executor names tasks by their arguments (pure=True): each must still be its own
@@ -66,6 +69,7 @@ def test_trials_run_on_dask_worker_processes(client, store):
     assert sweep.status == "finished"
 
 
+@pytest.mark.backends  # trials logging into a folder, and into a bucket
 def test_a_worker_killed_mid_trial_leaves_it_crashed_and_the_sweep_going(client, store):
     sweep = nbtrack.sweep("dask-kill", strategy="random", objective="score", max_trials=5,
                           parameters={"a": {"values": [1, 2, 3]}, "b": {"values": [0, 1]}})
@@ -100,3 +104,15 @@ def test_lost_worker_errors_are_told_from_trial_errors():
     assert execute.worker_lost(KilledWorker("task", "worker", 3))
     assert execute.worker_lost(BrokenExecutor("pool broke"))
     assert not execute.worker_lost(ValueError("the trial's own error"))
+
+
+def test_a_task_run_again_returns_the_trial_it_finished(store):
+    """Dask recomputes a task whose finished result was lost with its worker: the rerun
+    must report that trial, not take (and hide) another one."""
+    sweep = nbtrack.sweep("again", strategy="grid", parameters=GRID, objective="score")
+    payload, root = execute._dumps(score), str(sweep.layout.root)
+    first = execute.trial_task(root, sweep.id, payload, (), 1, "tok")
+    assert execute.trial_task(root, sweep.id, payload, (), 1, "tok") == first
+    other = execute.trial_task(root, sweep.id, payload, (), 2, "tok")
+    assert other["number"] != first["number"]
+    assert len(sweep.trials()) == 2

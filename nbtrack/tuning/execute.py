@@ -20,6 +20,7 @@ replaced, and a task the executor gives up on counts as that crashed trial.
 from __future__ import annotations
 
 import pickle
+import uuid
 import warnings
 
 from ..errors import SweepError, SweepFinished, TrialPruned
@@ -106,20 +107,65 @@ def _dumps(fn) -> bytes:
 
 
 def trial_task(root: str, sweep_id: str, payload: bytes, catch: tuple,
-               task: int = 0) -> dict | None:
+               task: int = 0, token: str | None = None) -> dict | None:
     """One task in a worker: take a trial, run it, record it (None: nothing left).
     ``task`` numbers the submissions: a Dask executor names a task by its arguments
-    (``pure=True`` by default), and identical ones would be run once and shared."""
+    (``pure=True`` by default), and identical ones would be run once and shared.
+    With ``token`` (one per ``sweep.run`` on an executor of the caller's) the trial a
+    task took is recorded, so that a task run again returns the trial it finished."""
     from ..active import layout_for
     from . import open_sweep
 
     fn = pickle.loads(payload)  # noqa: S301 - our own pickle of the caller's function
     sweep = open_sweep(layout_for(root), sweep_id)
+    if token is not None:
+        earlier = _finished_before(sweep, f"{token}-{task}-")
+        if earlier is not None:
+            return earlier
     try:
         params, trial = sweep.suggest()
     except SweepFinished:
         return None
+    if token is not None:
+        _record_task(sweep, f"{token}-{task}-", trial)
     return execute_trial(sweep, fn, params, trial, catch)
+
+
+# Dask recomputes a task whose result was lost with its worker, even one that had finished:
+# run again, it would take (and report) a new trial while the one it finished went unreported
+TASKS = "tasks"  # sweeps/<id>/tasks/<token>-<task>-<number>.<attempt>: created once, empty
+
+
+def _record_task(sweep, prefix: str, trial) -> None:
+    from ..store.atomic import claim_file
+    from . import records
+
+    try:
+        claim_file(records.sweep_dir(sweep.layout, sweep.id) / TASKS /
+                   f"{prefix}{trial.number}.{trial.attempt}", "")
+    except OSError:
+        pass  # only a rerun of this very task would miss it
+
+
+def _finished_before(sweep, prefix: str) -> dict | None:
+    """The result of the trial an earlier run of this task finished, if any (one that
+    crashed with its worker is not: the task then takes a new trial)."""
+    from ..store.layout import visible_files
+    from . import records
+
+    taken = set()
+    for path in visible_files(records.sweep_dir(sweep.layout, sweep.id) / TASKS, ""):
+        number, _, attempt = path.name[len(prefix):].partition(".")
+        if path.name.startswith(prefix) and number.isdigit() and attempt.isdigit():
+            taken.add((int(number), int(attempt)))
+    if not taken:
+        return None
+    for a in sweep.state().attempts:
+        if (a.number, a.attempt) in taken and a.state in ("completed", "failed", "pruned"):
+            return {"number": a.number, "attempt": a.attempt, "state": a.state,
+                    "params": dict(a.params), "run_id": a.run_id, "run_name": a.run_name,
+                    "value": a.value}
+    return None
 
 
 def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
@@ -130,6 +176,7 @@ def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
     if own:
         executor = _pool(n_jobs)
     root = str(sweep.layout.root)
+    token = None if own else uuid.uuid4().hex[:12]  # another executor may rerun a task
     results: list[dict] = []
     in_flight: set = set()
     finished = False
@@ -140,7 +187,7 @@ def _parallel(sweep, fn, n_trials, n_jobs, executor, catch) -> list[dict]:
                     n_trials is None or len(results) + len(in_flight) < n_trials):
                 submitted += 1
                 in_flight.add(executor.submit(trial_task, root, sweep.id, payload, catch,
-                                              submitted))
+                                              submitted, token))
             if not in_flight:
                 break
             done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
