@@ -73,6 +73,10 @@ def metrics(runs=None, keys: str | Iterable[str] | None = None,
         ids = runs["run_id"].to_list()
     elif isinstance(runs, (str, dict)) or hasattr(runs, "id"):
         ids = [rq.resolve(layout, runs)]
+    elif layout.remote:  # each check is a request to the bucket: sent together
+        from .store.objectstore import concurrently
+
+        ids = concurrently(lambda r: rq.resolve(layout, r), list(runs))
     else:
         ids = [rq.resolve(layout, r) for r in runs]
     return mq.read(layout, ids, key_list)
