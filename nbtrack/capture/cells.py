@@ -27,6 +27,7 @@ from ..redaction import redact_source, redact_text
 from ..store import cell_files, files, liveness, objects
 from ..store.layout import Layout
 from . import rng
+from .ipython import current_shell
 
 # IPython's own bookkeeping names: never "defined by" a user cell
 _IGNORED = frozenset(
@@ -236,6 +237,8 @@ class CellRecorder:
         """A run started (maybe by this very cell): record its cells and identity."""
         if not run.owner or run.id in self._run_cells:
             return
+        if current_shell() is not self.shell:  # a shell no longer the process's own: its
+            return  # hooks stay registered (IPython's test shells), but it runs no cells
         self._run_cells[run.id] = []
         run.end_hooks.append(self._run_ending)
         if self._current is None:  # installed in the middle of this cell
