@@ -81,7 +81,7 @@ def shown_warnings(out: str) -> list[str]:
 
 
 def test_a_flush_while_the_server_is_down_loses_nothing_and_warns_once(
-        down_store, pausable, spawn):
+        down_store, pausable, spawn, tmp_path):
     code = WARNINGS + """
     run = nbtrack.start_run("net", params={"lr": 0.1})
     step = 0
@@ -117,7 +117,7 @@ def test_a_flush_while_the_server_is_down_loses_nothing_and_warns_once(
     total = int(re.search(r"^ended (\d+)$", out, re.M).group(1))
     warned = [w for w in shown_warnings(out) if "cannot be reached" in w]
     assert len(warned) == 1, shown_warnings(out)  # told once, however many flushes failed
-    assert "nothing is lost" in warned[0]
+    assert "nothing is lost" in warned[0] and str(tmp_path / "spool") in warned[0]  # where
     points = nbtrack.metrics([run_id])
     assert points["step"].to_list() == list(range(total))  # every point, once, in order
     assert points["value"].to_list() == [float(s) for s in range(total)]
