@@ -32,7 +32,8 @@ def _scan_arrow(path: Path, found: set[str]) -> None:
     import pyarrow.ipc as ipc
 
     try:
-        table = ipc.open_file(str(path)).read_all()
+        source = str(path) if isinstance(path, Path) else pa.BufferReader(path.read_bytes())
+        table = ipc.open_file(source).read_all()
     except (OSError, pa.ArrowInvalid) as exc:
         raise StoreError(
             f"gc cannot read {path} ({exc}), so it cannot know which content that file "
@@ -49,6 +50,8 @@ def referenced(layout: Layout) -> set[str]:
     """Every sha256 some record in the store names."""
     root = layout.root
     found: set[str] = set()
+    if layout.remote:
+        return _referenced_remote(layout, found)
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         rel = here.relative_to(root).parts
@@ -71,7 +74,43 @@ def referenced(layout: Layout) -> set[str]:
     return found
 
 
+def _referenced_remote(layout: Layout, found: set[str]) -> set[str]:
+    """``referenced`` on a bucket: one listing of every key under the root (objects and
+    metric files left out), the records fetched with the requests in flight together."""
+    from .objectstore import RemotePath, concurrently
+
+    root = layout.root
+    records = []
+    for entry in root.backend.walk(root.key):
+        rel = entry.key[len(root.key):].lstrip("/").split("/")
+        if rel[0] == OBJECTS or (len(rel) == 4 and rel[0] == RUNS and rel[2] == METRICS) \
+                or rel[-1].startswith("."):
+            continue
+        records.append(RemotePath(root.backend, entry.key, entry))
+
+    def scan(path) -> None:
+        if path.name.endswith(".arrow"):
+            _scan_arrow(path, found)
+            return
+        try:
+            found.update(m.decode() for m in _HEX64.findall(path.read_bytes()))
+        except FileNotFoundError:
+            pass
+
+    concurrently(scan, records)
+    return found
+
+
 def _objects(layout: Layout):
+    if layout.remote:  # one listing: every object with its size and time
+        from .objectstore import RemotePath
+
+        base = layout.objects_dir / "sha256"
+        for entry in sorted(base.backend.walk(base.key), key=lambda e: e.key):
+            prefix, _, rest = entry.key[len(base.key) + 1:].partition("/")
+            if len(prefix) == 2 and rest and "/" not in rest:
+                yield prefix + rest, RemotePath(base.backend, entry.key, entry)
+        return
     base = layout.objects_dir / "sha256"
     if not base.is_dir():
         return
@@ -93,12 +132,14 @@ def collect(layout: Layout, dry_run: bool = True, grace_s: float = GRACE_S) -> d
     removed, total, freed = [], 0, 0
     for sha, path in _objects(layout):
         total += 1
-        if sha in keep or len(sha) != 64 or path.is_symlink() or not path.is_file():
+        if sha in keep or len(sha) != 64:
             continue
-        stat = path.stat()
+        if not layout.remote and (path.is_symlink() or not path.is_file()):
+            continue
+        stat = path.stat()  # a listed object: from its listing
         if now - stat.st_mtime < grace_s:
             continue
-        if base not in path.resolve().parents:
+        if not layout.remote and base not in path.resolve().parents:
             continue  # never anything outside the store's objects
         if not dry_run:
             path.unlink()
