@@ -20,6 +20,7 @@ from nbtrack.store import checksum, metric_files
 from nbtrack.store.layout import Layout
 
 from faults import flip_bits, make_runs, offsets, snapshot, truncate
+from support import overwrite
 
 SAMPLES = int(os.environ.get("NBTRACK_FLIP_SAMPLES", "32"))
 
@@ -130,13 +131,14 @@ def test_a_corrupt_compact_file_gives_way_to_the_files_it_replaced(store):
     assert values == [0.0, 1.0, 2.0]
 
 
+@pytest.mark.backends  # on a bucket, quarantine is a server-side copy, then a delete
 def test_a_merge_puts_a_corrupt_input_in_quarantine(store):
     run = nbtrack.start_run("exp")
     for i in range(3):
         run.log({"loss": float(i)})
         run.flush()
     first = files_of(store, run.id, "metrics")[0]
-    first.write_bytes(first.read_bytes()[:-3] + b"xyz")
+    overwrite(first, first.read_bytes()[:-3] + b"xyz")
     with pytest.warns(CorruptFileWarning, match=first.name):
         run.end()
     assert [p.name for p in files_of(store, run.id, "metrics") if ".compact" in p.name]
@@ -149,7 +151,8 @@ def test_a_merge_puts_a_corrupt_input_in_quarantine(store):
         assert nbtrack.metrics(run)["value"].to_list() == [1.0, 2.0]
 
 
-def test_nbtrack_check_lists_and_quarantines_bad_files(damaged_store, store, capsys):
+@pytest.mark.backends
+def test_nbtrack_check_lists_and_quarantines_bad_files(damaged_store, store, capsys, backend):
     (a, b, c), seg = damaged_store
     assert cli.main(["check"]) == 0
     assert "0 corrupt" in capsys.readouterr().out
@@ -158,21 +161,25 @@ def test_nbtrack_check_lists_and_quarantines_bad_files(damaged_store, store, cap
     for path in (metrics, events):
         data = bytearray(path.read_bytes())
         data[7] ^= 1
-        path.write_bytes(bytes(data))
-    obj = next((store / "objects" / "sha256").rglob("*"))
+        overwrite(path, bytes(data))
+    obj = next(iter((store / "objects" / "sha256").rglob("*")))
     while obj.is_dir():
         obj = next(obj.iterdir())
-    obj.write_bytes(obj.read_bytes() + b" ")
+    overwrite(obj, obj.read_bytes() + b" ")
     leftover = store / "runs" / a.id / "metrics" / ".tmp-0123456789-x.arrow"
-    leftover.write_bytes(b"half")
-    os.utime(leftover, (1, 1))
+    if backend == "local":  # a bucket has no temporary files: a put is whole or nothing
+        leftover.write_bytes(b"half")
+        os.utime(leftover, (1, 1))
     checksum.forget()
     assert cli.main(["check"]) == 1
     out = capsys.readouterr().out
     for path in (metrics, events, obj):
         assert f"CORRUPT  {path.relative_to(store)}" in out
-    assert "LEFTOVER" in out and leftover.name in out
-    assert "3 corrupt, 1 leftover" in out
+    if backend == "local":
+        assert "LEFTOVER" in out and leftover.name in out
+        assert "3 corrupt, 1 leftover" in out
+    else:
+        assert "3 corrupt, 0 leftover" in out
     assert cli.main(["check", "--quarantine", "--tidy"]) == 0
     out = capsys.readouterr().out
     assert out.count("moved to quarantine/") == 3

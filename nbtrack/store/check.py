@@ -39,8 +39,8 @@ class Finding:
     moved_to: Path | None = None
 
     def line(self, root: Path) -> str:
-        rel = os.path.relpath(self.path, root)
-        tail = f" -> moved to {os.path.relpath(self.moved_to, root)}" if self.moved_to else ""
+        rel = self.path.relative_to(root)
+        tail = f" -> moved to {self.moved_to.relative_to(root)}" if self.moved_to else ""
         return f"{self.kind.upper():8} {rel}: {self.reason}{tail}"
 
 
@@ -89,9 +89,12 @@ def _problem(path: Path, parts: tuple[str, ...], now: float, objects: bool) -> t
         if not SHA256_RE.match(digest):
             return "corrupt", "not named by a sha256"
         h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        if not isinstance(path, Path):  # an object in a bucket
+            h.update(path.read_bytes())
+        else:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
         if h.hexdigest() != digest:
             return "corrupt", f"content hashes to sha256 {h.hexdigest()[:16]}..., not its name"
         return None
@@ -131,7 +134,9 @@ def _arrow_problem(path: Path, parts: tuple[str, ...]) -> tuple[str, str] | None
     elif len(parts) == 2 and parts[0] == "index":
         expected = index.schema()
     try:
-        with arrow.memory_map(str(path)) as source:
+        source = (arrow.memory_map(str(path)) if isinstance(path, Path)
+                  else arrow.BufferReader(checksum.fetched(path)))  # the bytes just checked
+        with source:
             reader = arrow.ipc.open_file(source)
             if expected is not None and not reader.schema.remove_metadata().equals(expected):
                 return "corrupt", f"unexpected schema {reader.schema}"
@@ -145,6 +150,14 @@ def _arrow_problem(path: Path, parts: tuple[str, ...]) -> tuple[str, str] | None
 def walk(layout: Layout) -> Iterator[tuple[Path, tuple[str, ...]]]:
     """Every file of the store but the quarantine, with its path parts inside the root."""
     root = layout.root
+    if layout.remote:  # one listing of every key under the root
+        from .objectstore import RemotePath
+
+        for entry in sorted(root.backend.walk(root.key), key=lambda e: e.key):
+            parts = tuple(entry.key[len(root.key):].lstrip("/").split("/"))
+            if parts[0] != QUARANTINE:
+                yield RemotePath(root.backend, entry.key, entry), parts
+        return
     for folder, dirs, names in os.walk(root):
         rel = Path(folder).relative_to(root).parts
         if rel[:1] == (QUARANTINE,):

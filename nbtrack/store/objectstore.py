@@ -349,9 +349,11 @@ class S3Backend:
         self._call(key, obstore.delete, key)
 
     def copy(self, src: str, dest: str) -> None:
+        """A server-side copy (S3 has no copy-if-absent: ``dest`` must be a key only this
+        copy writes, as ``quarantine/<the file's own key>`` is)."""
         import obstore
 
-        self._call(src, obstore.copy, src, dest, overwrite=False)
+        self._call(src, obstore.copy, src, dest, overwrite=True)
 
     # ----------------------------------------------------------- the spool
     def _load_spool(self) -> None:
@@ -580,8 +582,8 @@ class RemotePath:
             return self.backend.get_listed(self._entry)
         return self.backend.get(self.key)
 
-    def read_text(self, encoding: str = "utf-8") -> str:
-        return self.read_bytes().decode(encoding)
+    def read_text(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self.read_bytes().decode(encoding, errors)
 
     def stat(self) -> _Stat:
         entry = self._entry or self.backend.head(self.key)
