@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import nbtrack
 
 from kernel import Kernel
+
+pytestmark = pytest.mark.backends  # the CLI on a local store and on a bucket
 
 
 def cli(*args: str, store) -> subprocess.CompletedProcess:

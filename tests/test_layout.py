@@ -26,6 +26,7 @@ READERS = {
 }
 
 
+@pytest.mark.backends  # an empty bucket prefix is no store either
 @pytest.mark.parametrize("name", sorted(READERS))
 def test_reading_an_absent_store_says_where_it_looked_and_makes_nothing(name, store):
     with pytest.raises(StoreError) as caught:
@@ -74,6 +75,7 @@ def test_a_bad_root_names_where_it_came_from(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["runs"], ["show", "some-run"], ["experiments"],
                                   ["lineage", "model.pt"], ["archive", "some-run"]])
+@pytest.mark.backends
 def test_cli_read_commands_never_make_a_store(argv, store, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err

@@ -12,6 +12,7 @@ import pytest
 import nbtrack
 
 mlflow = pytest.importorskip("mlflow")
+pytestmark = pytest.mark.backends  # runs read from a local store and from a bucket
 from mlflow import MlflowClient  # noqa: E402
 
 

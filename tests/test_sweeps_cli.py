@@ -11,6 +11,8 @@ from test_cli import cli
 import nbtrack
 from nbtrack.capture import ipython as capture
 
+pytestmark = pytest.mark.backends  # sweeps from the shell, on a local store and a bucket
+
 
 def _grid_sweep():
     sweep = nbtrack.sweep("cli-grid", strategy="grid", objective="acc",
