@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import polars as pl
 import pytest
@@ -23,7 +24,7 @@ import nbtrack
 from nbtrack.store import liveness
 from nbtrack.store.layout import as_root
 
-from support import finish, read_line
+from support import finish, read_line, wait_for
 
 pytest.importorskip("obstore")
 
@@ -125,6 +126,16 @@ def test_a_flush_while_the_server_is_down_loses_nothing_and_warns_once(
     assert log["status"] == "completed" and log["params"] == {"lr": 0.1}
 
 
+def settled(backend) -> None:
+    """Wait until two listings of the bucket, a moment apart, show the same objects."""
+    def same() -> bool:
+        first = sorted((e.key, e.etag) for e in backend.walk(""))
+        time.sleep(0.2)  # a moment between the two looks, not a synchronisation
+        return first == sorted((e.key, e.etag) for e in backend.walk(""))
+
+    wait_for(same, timeout=30, what="the bucket to stop changing")
+
+
 def test_a_run_ended_while_the_server_is_down_waits_in_the_spool_until_it_answers(
         down_store, pausable, spawn, tmp_path, monkeypatch):
     spool = tmp_path / "spool"  # the writer's machine's; this process reads as another one
@@ -161,6 +172,7 @@ def test_a_run_ended_while_the_server_is_down_waits_in_the_spool_until_it_answer
     # the socket's queue): take those copies away, as if they had been lost on the way
     bucket_dir = spool / down_store[len("s3://"):].split("/")[0]
     backend = as_root(down_store).backend
+    settled(backend)  # the requests queued while the server was stopped are answered first
     for path in kept:
         backend.delete(path.relative_to(bucket_dir).as_posix())
     # until that machine uploads it, another one sees the run as it was before the pause
