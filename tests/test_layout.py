@@ -114,7 +114,7 @@ def test_load_ext_makes_no_store_and_the_first_run_takes_the_history_along(store
         shell.run_cell("%load_ext nbtrack", store_history=True)
         shell.run_cell("base = 40", store_history=True)
         flushing.flush_all()
-        assert not store.exists()
+        assert not store.exists(), sorted(str(p.relative_to(store)) for p in store.rglob("*"))
         shell.run_cell("%track start exp --name first", store_history=True)
         shell.run_cell("answer = base + 2", store_history=True)
         shell.run_cell("%track stop", store_history=True)
