@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..store import files as stored
 from ..store import metric_files
 from ..store.arrow_io import key_rows
 from ..store.layout import Layout
@@ -53,7 +54,7 @@ def read(layout: Layout, run_ids: Iterable[str], keys: list[str] | None = None):
             return scan([f for files in listing.values() for f in files], keys, _relist=True)
         except metric_files.Vanished:
             for rid, files in listing.items():
-                if not all(f.exists() for f in files):
+                if not all(stored.is_file(f) for f in files):
                     listing[rid] = files_for(layout, [rid])
     from ..errors import StoreError
 
@@ -120,21 +121,21 @@ def scan(files: list[Path], keys: list[str] | None = None, _relist: bool = False
     try:
         return collect(files)
     except failures:
-        if _relist and not all(p.exists() for p in files):
+        if _relist and not all(stored.is_file(p) for p in files):
             raise metric_files.Vanished from None
     parts = []
     for path in metric_files.readable(files):  # one by one: a bad file costs only itself
         try:
             parts.append(collect([path]))
         except failures as exc:
-            if not path.exists():  # merged away meanwhile, not damaged: list again
+            if not stored.is_file(path):  # merged away meanwhile, not damaged: list again
                 if _relist:
                     raise metric_files.Vanished from None
                 continue
             from ..store.arrow_io import warn_corrupt
 
             warn_corrupt(path, exc)
-    if _relist and not all(p.exists() for p in files):
+    if _relist and not all(stored.is_file(p) for p in files):
         raise metric_files.Vanished  # readable() left out files merged meanwhile
     return pl.concat(parts) if parts else _empty()
 
