@@ -26,6 +26,8 @@ from nbtrack.ui import bundle, live
 from nbtrack.ui.charts import Chart
 from nbtrack.ui.plot import MetricPlot
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 
 def streams(meta, buffers) -> list[pa.Table]:
     """The Arrow streams of a curves answer or live push, split by meta["parts"]."""

@@ -17,6 +17,8 @@ from nbtrack.ui.compare_data import CompareError
 
 from panel_wire import Wire, only_chart_images
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 
 def layout():
     from nbtrack.active import layout_for

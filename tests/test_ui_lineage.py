@@ -22,6 +22,8 @@ from nbtrack.ui.lineage_panel import LineagePanel, graph_payload
 
 from panel_wire import Wire
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 OUTPUT = Path(__file__).parent / "output"
 
 

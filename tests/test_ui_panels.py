@@ -20,6 +20,8 @@ from nbtrack.ui import bundle
 
 from panel_wire import Wire, rows
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

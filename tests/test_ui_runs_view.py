@@ -11,6 +11,8 @@ from nbtrack.errors import FilterError
 from nbtrack.ui import experiments_view, fallback, runs_view
 from nbtrack.ui.runs_view import ViewState
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 
 @pytest.fixture
 def layout(store):

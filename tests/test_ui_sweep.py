@@ -14,6 +14,8 @@ from nbtrack.ui.sweep_panel import SweepPanel
 
 from panel_wire import Wire, only_chart_images
 
+pytestmark = pytest.mark.backends  # the panels read a bucket as they read a folder
+
 
 def objective(params, trial):
     value = -(params["lr"] - 0.01) ** 2 * 1e4 + (0.1 if params["opt"] == "adam" else 0.0)
