@@ -332,6 +332,8 @@ def test_a_failing_track_cell_shows_its_own_source(kernel):
     "nbtrack.start_run('')",
     "with nbtrack.start_run('e', params={'lr': 1}):\n    pass\nnbtrack.runs(where='params.lr >')",
     "nbtrack.runs(where='params.lr == [1]')",  # raised while compiling, not parsing
+    "nbtrack.export('no-such-run', 'x.ipynb')",
+    "nbtrack.reproduce('missing.ipynb')",
 ])
 def test_api_errors_show_the_users_frame_and_nbtracks_message(kernel, code):
     """IPython honours __tracebackhide__: of nbtrack's frames only the one that raised shows."""

@@ -189,6 +189,7 @@ def export(layout: Layout, ref: object, path: str | os.PathLike, explain: bool =
     same text in a collapsed markdown cell). ``keep_all`` replays every cell that did
     not raise instead of the slice: the naive export, for comparison.
     """
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     import nbformat
     from nbformat import v4
 

@@ -287,8 +287,11 @@ def reproduce(layout: Layout, notebook: str | os.PathLike, tolerance: float = 1e
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame
     stream = stream or sys.stdout
     path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported notebook at {path} (nbtrack.export(run, path) writes one)")
     nb = nbformat.read(str(path), as_version=4)
     meta = nb.metadata.get("nbtrack")
     if not meta or "run_id" not in meta:
