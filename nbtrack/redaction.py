@@ -337,6 +337,8 @@ def _needs_look(text: str) -> bool:
         return True
     if any(_high_entropy(m.group()) for m in _LONG_TOKEN.finditer(text)):
         return True
+    if "key" in text and _KEYED.search(text):  # key="...": looked at literal by literal
+        return True
     return any(map(is_secret_key, set(_IDENT.findall(text))))
 _MAGIC = re.compile(r"^\s*(?:[!%]|[\w.,\s]+=\s*[!%])")
 _ENV_MAGIC = re.compile(r"((?:^|\n)\s*%(?:set_)?env\s+)([A-Za-z_]\w*)(\s+|\s*=\s*)(\S[^\n]*)")
@@ -463,6 +465,21 @@ def _literal_name(sig: list, i: int) -> str | None:
     return None
 
 
+_KEYED = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+
+def _keyed_credential(name: str, body: str) -> bool:
+    """``key="..."`` (``wandb.login(key=...)``) holding what looks like a credential: a
+    name too generic to be secret by itself (``sorted(key=...)``, ``d[key]``), so only a
+    long hex string or a mixed-case-and-digits token counts; words and ids stay."""
+    if name.lower() != "key" or not _KEYED.fullmatch(body):
+        return False
+    if _HEX.fullmatch(body):
+        return _has(body, str.isdigit) and _has(body, str.isalpha)
+    return _has(body, str.islower) and _has(body, str.isupper) and _has(body, str.isdigit) \
+        and _entropy(body) >= 3.5
+
+
 def _redact_python(code: str) -> str:
     toks = _tokens(code)
     if toks is None:
@@ -482,8 +499,8 @@ def _redact_python(code: str) -> str:
                 continue
             opening, body, closing = parts
             name = _literal_name(sig, where[id(t)])
-            if name and is_secret_key(name) and body and not body.startswith(REDACTED) \
-                    and "{" not in body:
+            if name and (is_secret_key(name) or _keyed_credential(name, body)) and body \
+                    and not body.startswith(REDACTED) and "{" not in body:
                 new = opening + REDACTED + closing
             else:
                 new = opening + redact_text(body) + closing

@@ -207,6 +207,10 @@ def test_names_that_are_not_secret_keys(name):
      ('tokenizer = "bert-base"\nmax_tokens = 512\nkey = "loss"\nfor k in d.keys(): pass',
       'tokenizer = "bert-base"\nmax_tokens = 512\nkey = "loss"\nfor k in d.keys(): pass'),
      ("x = !echo --token abc", f"x = !echo --token {REDACTED}"),
+     ('wandb.login(key="0123456789abcdef0123456789abcdef01234567")\nk = dict(key="Zq8vR2mXw9LpT4cY7bN1")',
+      f'wandb.login(key="{REDACTED}")\nk = dict(key="{REDACTED}")'),
+     ('sorted(xs, key="loss")\nd = {"key": "model_checkpoint_best"}\nkey = "run-2024-01-02-abc"',
+      'sorted(xs, key="loss")\nd = {"key": "model_checkpoint_best"}\nkey = "run-2024-01-02-abc"'),
      ('s = """multi\n!not a magic: --password pw\n"""', f's = """multi\n!not a magic: --password {REDACTED}\n"""'),
      ("def f(:\n  k = 'sk-abcdefghijklmnopqrstuvwxyz012345'", f"def f(:\n  k = '{REDACTED}'")],
 )  # fmt: skip
