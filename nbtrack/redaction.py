@@ -239,14 +239,20 @@ def redact_env(environ: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+def _secret_pair(name: str, value: object) -> bool:
+    """Whether ``value``, given to ``name`` (a flag, param, key or variable), is withheld."""
+    return is_secret_key(name) or _keyed_credential(name, value)
+
+
 def _flag(m: re.Match) -> str:
     name, sep, value = m.groups()
-    return f"{name}{sep}{REDACTED}" if is_secret_key(name.lstrip("-")) else m.group()
+    return f"{name}{sep}{REDACTED}" if _secret_pair(name.lstrip("-"), value.strip("\"'")) else m.group()
 
 
 def _assign(m: re.Match) -> str:
     name, sep, value = m.groups()
-    if not is_secret_key(name.strip("\"'")) or value.startswith(REDACTED) or value in _SCHEMES:
+    if not _secret_pair(name.strip("\"'"), value.strip("\"'")) or value.startswith(REDACTED) \
+            or value in _SCHEMES:
         return m.group()  # an auth scheme's credential was redacted by _AUTH_SCHEME
     quote = value[0] if value[0] in "\"'" else ""
     return f"{name}{sep}{quote}{REDACTED}{quote}"
@@ -293,7 +299,7 @@ def redact_argv(argv: list[str]) -> list[str]:
     out = [redact_text(a) if isinstance(a, str) else a for a in argv]
     for i, arg in enumerate(argv[:-1]):
         if (isinstance(arg, str) and arg.startswith("-") and "=" not in arg
-                and is_secret_key(arg.lstrip("-")) and not str(argv[i + 1]).startswith("-")):
+                and _secret_pair(arg.lstrip("-"), argv[i + 1]) and not str(argv[i + 1]).startswith("-")):
             out[i + 1] = REDACTED
     return out
 
@@ -303,7 +309,7 @@ def redact_value(value: object, secret: bool = False) -> object:
     ``password``) every scalar becomes ``REDACTED``; other text is redacted as
     ``redact_text`` does. Keys are kept, so a run says which value it withheld."""
     if isinstance(value, dict):
-        return {k: redact_value(v, secret or (isinstance(k, str) and is_secret_key(k)))
+        return {k: redact_value(v, secret or (isinstance(k, str) and _secret_pair(k, v)))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact_value(v, secret) for v in value]
@@ -316,7 +322,7 @@ def redact_value(value: object, secret: bool = False) -> object:
 
 def redact_params(flat: dict) -> dict:
     """Flat params (dotted keys): a key whose last part names a secret loses its value."""
-    return {k: redact_value(v, is_secret_key(k.rsplit(".", 1)[-1]) or is_secret_key(k))
+    return {k: redact_value(v, _secret_pair(k.rsplit(".", 1)[-1], v) or is_secret_key(k))
             for k, v in flat.items()}
 
 
@@ -468,11 +474,14 @@ def _literal_name(sig: list, i: int) -> str | None:
 _KEYED = re.compile(r"[A-Za-z0-9_-]{20,}")
 
 
-def _keyed_credential(name: str, body: str) -> bool:
-    """``key="..."`` (``wandb.login(key=...)``) holding what looks like a credential: a
-    name too generic to be secret by itself (``sorted(key=...)``, ``d[key]``), so only a
-    long hex string or a mixed-case-and-digits token counts; words and ids stay."""
-    if name.lower() != "key" or not _KEYED.fullmatch(body):
+def _keyed_credential(name: str, body: object) -> bool:
+    """A name ending in "key" (``wandb.login(key=...)``, ``--wandb-key``, ``wandb_key``)
+    holding what looks like a credential: such a name is too generic to be secret by itself
+    (``sorted(key=...)``, ``cache_key``), so only a long hex string or a mixed-case token
+    with digits counts; words and ids stay."""
+    words = _WORD.findall(name)
+    if not words or words[-1].upper() != "KEY" or not isinstance(body, str) \
+            or not _KEYED.fullmatch(body):
         return False
     if _HEX.fullmatch(body):
         return _has(body, str.isdigit) and _has(body, str.isalpha)
@@ -499,7 +508,7 @@ def _redact_python(code: str) -> str:
                 continue
             opening, body, closing = parts
             name = _literal_name(sig, where[id(t)])
-            if name and (is_secret_key(name) or _keyed_credential(name, body)) and body \
+            if name and _secret_pair(name, body) and body \
                     and not body.startswith(REDACTED) and "{" not in body:
                 new = opening + REDACTED + closing
             else:

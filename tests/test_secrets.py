@@ -245,6 +245,22 @@ def test_params_and_metadata_keep_their_keys_and_lose_secret_values():
         "tags": [f"--token={REDACTED}"]}
 
 
+WANDB_KEY = "0123456789abcdef0123456789abcdef01234567"  # W&B keys are 40 hex digits
+
+
+def test_a_credential_under_a_name_ending_in_key_is_withheld_and_a_word_is_not():
+    """"key" alone is a sort's or a dict's name far more often than a credential's, so
+    under such names only a value that looks like one is withheld."""
+    assert redact_argv(["t.py", "--wandb-key", WANDB_KEY, "--sort-key", "loss"]) == [
+        "t.py", "--wandb-key", REDACTED, "--sort-key", "loss"]
+    assert redact_text(f"t.py --wandb_key={WANDB_KEY} --sort-key name WANDB_KEY={WANDB_KEY}") == (
+        f"t.py --wandb_key={REDACTED} --sort-key name WANDB_KEY={REDACTED}")
+    assert redact_params({"logger.key": WANDB_KEY, "key": "loss", "cache_key": "run-2024-01-02"}) == {
+        "logger.key": REDACTED, "key": "loss", "cache_key": "run-2024-01-02"}
+    assert redact_value({"wandb": {"key": WANDB_KEY, "project": "p"}}) == {
+        "wandb": {"key": REDACTED, "project": "p"}}
+
+
 def test_an_allow_listed_variable_holding_a_secret_in_its_value():
     kept = redact_env({"SLURM_JOB_NAME": "train --db-password=X", "SLURM_JOB_ID": "42",
                        "PYTHONPATH": "/a:/b"})
