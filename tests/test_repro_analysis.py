@@ -128,6 +128,30 @@ def test_rng_capture_sees_a_wrapped_mersenne_twister():
     assert "numpy" in rng.changed(before, rng.snapshot())
 
 
+def test_numpy_imported_during_a_cell_without_a_draw_is_no_change_of_state(tmp_path):
+    """pyarrow imports numpy (not numpy.random): when the flusher's warm-up imports it while
+    a cell runs, that cell drew nothing from numpy's generator and must not read as having
+    drawn from it in a state nobody saw (which made the export's random state uncontrolled)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from nbtrack.capture import rng\n"
+        "assert 'numpy' not in sys.modules\n"
+        "before = rng.snapshot()\n"
+        "import numpy\n"  # as pyarrow does: numpy.random stays unimported
+        "assert 'numpy.random' not in sys.modules\n"
+        "quiet = rng.changed(before, rng.snapshot())\n"
+        "before = rng.snapshot()\n"
+        "numpy.random.rand()\n"
+        "drew = rng.changed(before, rng.snapshot())\n"
+        "print(sorted(quiet), sorted(drew))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
+    assert out.strip() == "[] ['numpy']"
+
+
 def test_torch_generator_when_installed():
     torch = pytest.importorskip("torch")
     before = rng.snapshot()

@@ -31,12 +31,26 @@ def _python_state():
     return mod.getstate() if mod is not None else None
 
 
+class Snapshot(dict):
+    """Generator states, and ``fresh``: those this very snapshot brought into being (their
+    module imported just now to read them), which nothing can have drawn from yet."""
+
+    fresh: frozenset = frozenset()
+
+
+_made_now: set[str] = set()
+
+
 def _numpy_generator():
     mod = sys.modules.get("numpy.random")
     if mod is None and "numpy" in sys.modules:
         # numpy 2 imports numpy.random on first use, seeding it from the OS then: import it
-        # now (once, a few ms) so the state before the first draw is seen
+        # now (once, a few ms) so the state before the first draw is seen. A draw would
+        # have imported it: the generator made here is untouched (numpy itself may have
+        # been imported by another thread during a cell, pyarrow by the flusher's warm-up)
         import numpy.random as mod
+
+        _made_now.add("numpy")
     mtrand = getattr(mod, "mtrand", None) if mod is not None else None
     return getattr(mtrand, "_rand", None)
 
@@ -55,9 +69,11 @@ def _torch_state():
 _READERS = {"random": _python_state, "numpy": _numpy_state, "torch": _torch_state}
 
 
-def snapshot() -> dict:
-    """The current state of each imported global generator (never imports one)."""
-    out = {}
+def snapshot() -> Snapshot:
+    """The current state of each imported global generator (never imports one's library;
+    numpy's ``numpy.random`` is imported when numpy is, see :class:`Snapshot`)."""
+    out = Snapshot()
+    _made_now.clear()
     for name, read in _READERS.items():
         try:
             state = read()
@@ -65,6 +81,7 @@ def snapshot() -> dict:
             state = None
         if state is not None:
             out[name] = state
+    out.fresh = frozenset(_made_now)
     return out
 
 
@@ -80,10 +97,12 @@ def changed(before: dict, after: dict) -> dict[str, object]:
     """``{generator: state before}`` for each generator the cell advanced or reseeded;
     the state is None when the generator was first imported during the cell."""
     out: dict[str, object] = {}
+    fresh = getattr(after, "fresh", frozenset())
     for name, state in after.items():
         old = before.get(name)
         if old is None:
-            out[name] = None
+            if name not in fresh:  # made by the snapshot after the cell: never drawn from
+                out[name] = None
         elif not _same(name, old, state):
             out[name] = old
     return out
