@@ -143,7 +143,8 @@ RUN_NOTEBOOK = [
     "%load_ext nbtrack",
     '%track start demo --name "bert lr=1e-3 (baseline)" --tags nlp,first',
     "x = 21 * 2\nnbtrack.log(loss=0.5, step=0)\nnbtrack.log(loss=0.25, step=1)",
-    "nbtrack.log_params({'lr': 1e-3, 'opt': {'name': 'adam'}})\nnbtrack.log_metadata({'hardware': {'gpu': 'A100'}})",
+    "nbtrack.log_params({'lr': 1e-3, 'opt': {'name': 'adam'}, 'api_key': 'sk-live-zq9'})\n"
+    "nbtrack.log_metadata({'hardware': {'gpu': 'A100'}})",
     "%track stop",
     "page = nbtrack.show('bert lr=1e-3 (baseline)')\npage",
 ]
@@ -166,6 +167,9 @@ def test_run_page_shows_the_cells_and_saves_notes_and_tags(page, store, lab, dar
     sha = nbtrack.get_run("bert lr=1e-3 (baseline)", store=store)["cells"][1]["sha256"]
     assert sha[:12] in code
     shoot(tab, f"run-page-code-{'dark' if dark else 'light'}")
+    tab.page.click(".nbt-run-page .nbt-tab[data-tab='params']")
+    params = tab.page.inner_text(".nbt-run-page .nbt-tabbody")
+    assert "api_key" in params and "•••• (secret, not stored)" in params and "zq9" not in params
     tab.page.click(".nbt-run-page .nbt-tab[data-tab='metadata']")
     assert "A100" in tab.page.inner_text(".nbt-tree")
     tab.page.click(".nbt-run-page .nbt-tab[data-tab='notes']")

@@ -59,6 +59,15 @@ export function bytes(n) {
   return `${i ? v.toFixed(v < 10 ? 1 : 0) : v} ${units[i]}`;
 }
 
+/** What nbtrack stores in place of a secret (nbtrack.redaction.REDACTED). */
+export const WITHHELD = "***REDACTED***";
+
+/** A stored value as a person reads it: a withheld secret as dots, saying so. */
+export function valueText(value) {
+  if (value === WITHHELD) return "•••• (secret, not stored)";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 /** Any cell value as text for the table, by the column's kind. */
 export function cellText(kind, value) {
   if (value === null || value === undefined) return "";
@@ -71,6 +80,7 @@ export function cellText(kind, value) {
     case "bool": return value ? "true" : "false";
     default:
       if (Array.isArray(value)) return value.join(", ");
+      if (value === WITHHELD) return valueText(value);
       return typeof value === "number" ? number(value) : String(value);
   }
 }

@@ -1,7 +1,7 @@
 // The run page: everything a run knows, in tabs — overview, params, metadata, metrics with
 // sparklines, the executed cells, environment, files, notes and tags (editable), history.
 import { clear, h, tabs } from "./dom.js";
-import { absoluteTime, bytes, cost, duration, number, relativeTime } from "./format.js";
+import { absoluteTime, bytes, cost, duration, number, relativeTime, valueText, WITHHELD } from "./format.js";
 import { markdown } from "./markdown.js";
 import { statusBadge, tagChips } from "./table.js";
 
@@ -59,7 +59,7 @@ export function jsonTree(value, name = null, depth = 0) {
     return node;
   }
   return h("div", { className: "nbt-tree-leaf" }, label, label ? ": " : null,
-    h("span", { className: `nbt-tree-${value === null ? "null" : typeof value}`, text: typeof value === "string" ? JSON.stringify(value) : String(value) }));
+    h("span", { className: `nbt-tree-${value === null ? "null" : typeof value}`, text: value === WITHHELD ? valueText(value) : typeof value === "string" ? JSON.stringify(value) : String(value) }));
 }
 
 function filterable(rows, columns, placeholder) {
@@ -230,7 +230,7 @@ function notesTab(run, channel, reload, drafts) {
 
 function historyTab(run) {
   const status = (run.status_history || []).map((s) => [s.time ? absoluteTime(Date.parse(s.time)) : "", statusBadge(s.status), s.message || ""]);
-  const params = (run.param_history || []).map((p) => [p.time ? absoluteTime(Date.parse(p.time)) : "", Object.entries(p.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")]);
+  const params = (run.param_history || []).map((p) => [p.time ? absoluteTime(Date.parse(p.time)) : "", Object.entries(p.params || {}).map(([k, v]) => `${k}=${v === WITHHELD ? valueText(v) : JSON.stringify(v)}`).join(", ")]);
   const alerts = (run.alerts || []).map((a) => [a.time ? absoluteTime(Date.parse(a.time)) : "", a.condition || "", a.message || "", a.step ?? "", a.value === undefined ? "" : number(a.value)]);
   return h("div", {},
     section("Status", filterable(status, ["time", "status", "message"], "Filter")),
@@ -250,7 +250,7 @@ export function renderRunPage({ channel, runId, container, tab = "overview" }) {
       h("span", { className: "nbt-runname", text: run.name }),
       h("span", { className: "nbt-muted", text: ` ${run.experiment} · ${run.run_id}` }));
     const params = Object.entries(run.params || {}).sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
+      .map(([k, v]) => [k, valueText(v)]);
     const sheet = tabs([
       { id: "overview", label: "Overview", render: (c) => c.appendChild(overview(run)) },
       { id: "params", label: `Params (${params.length})`, render: (c) => c.appendChild(params.length ? filterable(params, ["param", "value"], "Filter params") : h("div", { className: "nbt-empty", text: "No params logged" })) },
