@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ConditionError
-from .tokens import Tok, tokenize
+from .tokens import Cursor
 
 _TOKEN = re.compile(
     r"""
@@ -67,19 +67,9 @@ class _Node:
         return self.kind in ("cmp", "and", "or", "not")
 
 
-class _Parser:
+class _Parser(Cursor):
     def __init__(self, text: str):
-        self.text = text
-        self.toks = tokenize(text, _TOKEN, KEYWORDS, ConditionError)
-        self.i = 0
-
-    def peek(self) -> Tok:
-        return self.toks[self.i]
-
-    def take(self) -> Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
+        super().__init__(text, _TOKEN, KEYWORDS, ConditionError)
 
     def at(self, kind: str, text: str | None = None) -> bool:
         tok = self.peek()

@@ -38,3 +38,21 @@ def tokenize(text: str, pattern: re.Pattern, keywords, error) -> list[Tok]:
         pos = m.end()
     toks.append(Tok("end", "", len(text)))
     return toks
+
+
+class Cursor:
+    """A parser's place in the tokens of ``text`` (both grammars parse by recursive
+    descent over this): ``peek`` the next token, ``take`` it."""
+
+    def __init__(self, text: str, pattern: re.Pattern, keywords, error):
+        self.text = text
+        self.toks = tokenize(text, pattern, keywords, error)
+        self.i = 0
+
+    def peek(self) -> Tok:
+        return self.toks[self.i]
+
+    def take(self) -> Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok

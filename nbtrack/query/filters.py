@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import FilterError
-from ..tokens import Tok, tokenize
+from ..tokens import Cursor, Tok
 
 _TOKEN = re.compile(
     r"""
@@ -63,25 +63,15 @@ class BoolOp:
     args: list
 
 
-class _Parser:
+class _Parser(Cursor):
     def __init__(self, text: str):
-        self.text = text
-        self.toks = tokenize(text, _TOKEN, KEYWORDS, FilterError)
-        self.i = 0
+        super().__init__(text, _TOKEN, KEYWORDS, FilterError)
         self.depth = 0  # nesting of not / ( : bounded, so no RecursionError
 
     def deeper(self, tok: Tok) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.error(f"the filter nests deeper than {MAX_DEPTH} levels", tok)
-
-    def peek(self) -> Tok:
-        return self.toks[self.i]
-
-    def take(self) -> Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
 
     def error(self, message: str, tok: Tok | None = None) -> FilterError:
         tok = tok or self.peek()
