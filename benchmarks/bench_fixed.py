@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench_core import REPO, Table, WorkerError, base_env, fmt, header, meta, ratio
+from bench_core import worker as run_worker
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -47,13 +48,7 @@ SIZES = {  # (full, quick)
 
 
 def worker(task: str, params: dict, env: dict, cwd: Path, timeout: float = 1800) -> dict:
-    proc = subprocess.run([PY, str(HERE / "_fixed_work.py"), task, json.dumps(params)],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
-    raise WorkerError(f"_fixed_work.py {task} exited {proc.returncode}:\n{tail}")
+    return run_worker("_fixed_work.py", task, params, env, cwd, timeout)
 
 
 def pandas_line(table: Table, results: list[dict], key: str = "loaded_after") -> None:

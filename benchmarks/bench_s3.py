@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from bench_core import REPO, Table, WorkerError, base_env, fmt, header, meta, ratio
+from bench_core import worker as run_worker
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -33,13 +34,7 @@ SIZES = {"runs": (100, 10), "steps": (1_000, 200), "flushes": (4, 2), "reps": (5
 
 
 def worker(task: str, params: dict, env: dict, cwd: Path, timeout: float = 3600) -> dict:
-    proc = subprocess.run([PY, str(HERE / "_s3_work.py"), task, json.dumps(params)],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
-    raise WorkerError(f"_s3_work.py {task} exited {proc.returncode}:\n{tail}")
+    return run_worker("_s3_work.py", task, params, env, cwd, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
