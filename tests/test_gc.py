@@ -20,13 +20,19 @@ def _age(path, seconds: float = 7200) -> None:
     os.utime(path, (old, old))
 
 
-def test_gc_removes_only_what_nothing_references(store, tmp_path):
+def _run_with_an_artifact_and_an_input(tmp_path):
+    """An ended run whose artifact and input objects gc must keep."""
     (tmp_path / "kept.txt").write_text("kept")
     (tmp_path / "input.csv").write_text("a,b\n1,2\n")
     with nbtrack.start_run("gc") as run:
         run.log_artifact("kept.txt")
         run.use_input("input.csv")
         run.log({"x": 1.0})
+    return run
+
+
+def test_gc_removes_only_what_nothing_references(store, tmp_path):
+    run = _run_with_an_artifact_and_an_input(tmp_path)
     layout = layout_for()
     orphan = objects.put_bytes(layout, b"nobody names me")
     fresh = objects.put_bytes(layout, b"stored a moment ago")
@@ -56,12 +62,7 @@ def test_gc_removes_only_what_nothing_references(store, tmp_path):
 def test_gc_on_a_bucket_removes_only_what_nothing_references(store, tmp_path):
     """The same on a bucket (a bucket's objects cannot be aged by hand: the grace period
     is given instead)."""
-    (tmp_path / "kept.txt").write_text("kept")
-    (tmp_path / "input.csv").write_text("a,b\n1,2\n")
-    with nbtrack.start_run("gc") as run:
-        run.log_artifact("kept.txt")
-        run.use_input("input.csv")
-        run.log({"x": 1.0})
+    run = _run_with_an_artifact_and_an_input(tmp_path)
     layout = layout_for()
     orphan = objects.put_bytes(layout, b"nobody names me")
     assert gc.collect(layout, dry_run=True)["removed"] == []  # all younger than an hour
