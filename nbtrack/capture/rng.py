@@ -38,9 +38,6 @@ class Snapshot(dict):
     fresh: frozenset = frozenset()
 
 
-_made_now: set[str] = set()
-
-
 def _numpy_generator():
     mod = sys.modules.get("numpy.random")
     if mod is None and "numpy" in sys.modules:
@@ -49,8 +46,6 @@ def _numpy_generator():
         # have imported it: the generator made here is untouched (numpy itself may have
         # been imported by another thread during a cell, pyarrow by the flusher's warm-up)
         import numpy.random as mod
-
-        _made_now.add("numpy")
     mtrand = getattr(mod, "mtrand", None) if mod is not None else None
     return getattr(mtrand, "_rand", None)
 
@@ -73,7 +68,8 @@ def snapshot() -> Snapshot:
     """The current state of each imported global generator (never imports one's library;
     numpy's ``numpy.random`` is imported when numpy is, see :class:`Snapshot`)."""
     out = Snapshot()
-    _made_now.clear()
+    # numpy loaded but numpy.random not: nothing has drawn yet, the read below makes it
+    made_here = "numpy" in sys.modules and "numpy.random" not in sys.modules
     for name, read in _READERS.items():
         try:
             state = read()
@@ -81,7 +77,7 @@ def snapshot() -> Snapshot:
             state = None
         if state is not None:
             out[name] = state
-    out.fresh = frozenset(_made_now)
+    out.fresh = frozenset({"numpy"} if made_here else ())
     return out
 
 
