@@ -23,11 +23,23 @@ import sys
 
 from .errors import NbtrackError
 
+STORE_HELP = "store folder or s3:// URL (default: $NBTRACK_HOME or nearest .nbtrack)"
+
+
+class _Command(argparse.ArgumentParser):
+    """A subcommand's parser: it takes ``--store`` too, so ``nbtrack runs --store DIR``
+    works as ``nbtrack --store DIR runs`` does (nested verbs such as ``sweep list`` get
+    this class from argparse as well). Unset here, the top level's value stands."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--store", default=argparse.SUPPRESS, help=STORE_HELP)
+
 
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nbtrack", description="Experiment tracking in the notebook.")
-    top.add_argument("--store", help="store folder (default: $NBTRACK_HOME or nearest .nbtrack)")
-    sub = top.add_subparsers(dest="cmd", required=True)
+    top.add_argument("--store", help=STORE_HELP)
+    sub = top.add_subparsers(dest="cmd", required=True, parser_class=_Command)
     p = sub.add_parser("runs", help="list runs, newest first")
     p.add_argument("experiment", nargs="?")
     p.add_argument("--where")

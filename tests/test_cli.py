@@ -45,6 +45,28 @@ def test_runs_show_metrics_and_errors(store):
     assert "first" in cli("runs", "--all", store=store).stdout
 
 
+@pytest.mark.local_only("where --store stands in the line is the parser's business, not the store's")
+def test_store_may_follow_the_command_as_the_quick_start_prints_it(store, tmp_path):
+    """`nbtrack runs --store DIR` (what scripts/run_quickstart.py tells a newcomer to type)
+    works as `nbtrack --store DIR runs` does, for nested verbs too; a typo still says so."""
+    with nbtrack.start_run("cli", name="here"):
+        pass
+    env = {k: v for k, v in os.environ.items() if k != "NBTRACK_HOME"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+
+    def shell(*args):
+        return subprocess.run([sys.executable, "-m", "nbtrack.cli", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300)
+
+    for args in (["runs", "--store", str(store)], ["--store", str(store), "runs"],
+                 ["show", "here", "--store", str(store)], ["sweep", "list", "--store", str(store)]):
+        done = shell(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    assert "here" in shell("runs", "--store", str(store)).stdout
+    typo = shell("runs", "--store", str(tmp_path / "nope"))
+    assert typo.returncode == 2 and "found by --store" in typo.stderr
+
+
 def test_export_then_reproduce_from_the_shell(store, tmp_path):
     env = {"NBTRACK_HOME": str(store), "PYTHONPATH": os.pathsep.join(sys.path)}
     with Kernel(tmp_path, env) as k:
